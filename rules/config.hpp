@@ -1,0 +1,74 @@
+#pragma once
+// The rules configuration: every name, JSON path and policy the engine uses.
+// Built-in defaults follow shared/protocol.md; a YAML file overrides any of
+// them. Immutable once loaded and shared by every thread (shared_ptr<const>).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace wsproxy::rules {
+
+using json_path = std::vector<std::string>;  // "data.chat_id" -> {"data", "chat_id"}
+
+enum class mode : std::uint8_t { fix, observe };
+
+struct config {
+    mode run_mode{mode::fix};
+
+    // Where fields live in a frame; the first path that holds a string wins.
+    json_path type_path{"type"};
+    std::vector<json_path> chat_id_paths{{"data", "chat_id"}, {"chat_id"}};
+    std::vector<json_path> client_id_paths{{"data", "client_id"}, {"client_id"}};
+    json_path success_path{"data", "success"};  // in the join answer
+    json_path error_path{"data", "error"};      // in a failed join answer
+
+    // Message names.
+    std::string connection_established{"connection_established"};
+    std::string connection_ready{"connection_ready"};
+    std::string join_chat{"join_chat"};
+    std::string chat_joined{"chat_joined"};
+    std::string leave_chat{"leave_chat"};
+    std::string chat_left{"chat_left"};
+    std::vector<std::string> user_message_types{"send_message"};
+    std::vector<std::string> broadcast_types{"response_start", "response_chunk",
+                                             "response_complete", "typing_start",
+                                             "typing_stop"};
+    // Types that get their own label in wsproxy_frames_total; anything else is "other".
+    std::vector<std::string> message_types{
+        "connection_established", "initialization_progress", "connection_ready",
+        "join_chat", "chat_joined", "leave_chat", "chat_left", "send_message",
+        "typing_start", "typing_stop", "response_start", "response_chunk",
+        "response_complete", "ping", "pong", "error"};
+
+    // The frame we inject to join: {"<type_path>": join_chat, <join_chat_path>: chat_id}.
+    json_path join_chat_id_path{"data", "chat_id"};
+
+    // Injection policy.
+    std::string query_chat_key{"chat_id"};  // ?chat_id=X on the upgrade URL
+    std::int64_t grace_ms{250};             // wait this long after connection_ready
+    bool hide_injected_replies{true};       // hide chat_joined/chat_left answers to our frames
+    bool repair_client_id{false};           // copy data.client_id to the top level
+    bool isolation_enforce{false};          // drop server broadcasts for chats never joined
+
+    // Inspection bounds: beyond them a frame is relayed uninspected and counted.
+    std::size_t max_depth{64};
+    std::size_t max_inspect_bytes{1 << 20};
+};
+
+// A rules file that cannot be used. what() names the file, the line and what was expected.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Parses YAML text on top of the defaults. `source_name` is used in error messages.
+config load_config_text(const std::string& yaml_text, const std::string& source_name);
+// Reads and parses a file; throws config_error when unreadable or invalid.
+config load_config_file(const std::string& path);
+// The built-in defaults as a commented YAML file (embedded rules/default_rules.yaml).
+const std::string& default_rules_yaml();
+
+}  // namespace wsproxy::rules

@@ -1,0 +1,52 @@
+#pragma once
+// The per-connection rules engine: events in, actions out, nothing else.
+// It never sees a socket and never reads a clock (time comes in as `now`).
+// One instance per proxied connection, owned by that connection's thread.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "actions.hpp"
+#include "classify.hpp"
+#include "config.hpp"
+#include "state.hpp"
+
+namespace wsproxy::rules {
+
+struct open_info {
+    std::string target;  // request target of the upgrade: path and query, as sent
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+};
+
+struct close_info {
+    int code{1005};
+    std::string reason;
+    std::string closed_by;  // "client", "server", "proxy"
+};
+
+class engine {
+public:
+    explicit engine(std::shared_ptr<const config> cfg);
+
+    void on_open(const open_info& info, millis now, actions& out);
+    // A whole message from one side. Exactly one of forward/replace/hide is
+    // among the actions, in the position where the frame goes relative to injections.
+    void on_frame(direction from, std::string_view payload, bool is_text, millis now,
+                  actions& out);
+    void on_timer(millis now, actions& out);
+    void on_close(const close_info& info, millis now, actions& out);
+
+    const connection_state& state() const { return state_; }
+    // Classification of the frame last passed to on_frame (for the tap).
+    const frame_info& last_frame() const { return frame_; }
+    const config& cfg() const { return *cfg_; }
+
+private:
+    std::shared_ptr<const config> cfg_;
+    connection_state state_;
+    frame_info frame_;
+};
+
+}  // namespace wsproxy::rules

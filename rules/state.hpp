@@ -1,0 +1,38 @@
+#pragma once
+// What the engine knows about one connection. Plain data, owned by the engine.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actions.hpp"
+
+namespace wsproxy::rules {
+
+enum class phase : std::uint8_t { upgraded, established, ready, closed };
+
+enum class join_state : std::uint8_t { requested, acknowledged, failed };
+
+struct chat_entry {
+    std::string chat_id;
+    bool by_client{false};  // the client sent join_chat itself
+    bool by_us{false};      // we injected join_chat
+    join_state state{join_state::requested};
+};
+
+struct connection_state {
+    phase current{phase::upgraded};
+    std::string client_id;          // empty until captured
+    std::string client_id_source;   // "data.client_id" or "client_id"
+    std::string query_chat_id;      // ?chat_id= on the upgrade URL
+    std::vector<chat_entry> chats;  // a handful per connection: a vector beats a map
+    millis ready_at{-1};
+    millis grace_deadline{-1};      // -1: no pending grace timer
+    std::uint64_t frames_in[2]{0, 0};  // by direction
+    std::uint64_t bytes_in[2]{0, 0};
+    millis opened_at{0};
+    millis last_frame_at{0};
+    bool answers_delivered{false};  // a broadcast for a joined chat reached the client
+    bool isolation_violated{false};
+};
+
+}  // namespace wsproxy::rules
