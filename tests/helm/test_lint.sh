@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# helm lint --strict and helm template for every ci/*-values.yaml, then yamllint on the chart's
+# YAML and on each rendered output.
+. "$(dirname "$0")/lib.sh"
+ensure_helm
+need_cmd yamllint
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+
+yamllint -s -c "$HERE/yamllint.yaml" "$CHART/Chart.yaml" "$CHART/values.yaml" "$CHART/ci" \
+  || die "yamllint: chart YAML"
+python3 -m json.tool "$CHART/values.schema.json" >/dev/null || die "values.schema.json is not JSON"
+python3 -m json.tool "$CHART/dashboards/wsproxy.json" >/dev/null || die "dashboard is not JSON"
+
+scenarios=("$CHART"/ci/*-values.yaml)
+[ ${#scenarios[@]} -ge 4 ] || die "expected at least 4 ci/*-values.yaml, found ${#scenarios[@]}"
+for f in "${scenarios[@]}" default; do
+  name="$(basename "$f" .yaml)"
+  args=()
+  [ "$f" = default ] || args=(-f "$f")
+  # lint has no --api-versions: force the Prometheus Operator objects so they are linted too.
+  "$HELM" lint --strict "$CHART" "${args[@]}" --set serviceMonitor.force=true --set prometheusRule.force=true \
+    >"$tmp/$name.lint" 2>&1 || { cat "$tmp/$name.lint" >&2; die "helm lint --strict ($name)"; }
+  helm_template "${args[@]}" >"$tmp/$name.yaml" 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; die "helm template ($name)"; }
+  yamllint -s -d "{extends: $HERE/yamllint.yaml, rules: {line-length: disable}}" "$tmp/$name.yaml" \
+    || die "yamllint: rendered $name"
+  log "ok: $name ($(grep -c '^kind:' "$tmp/$name.yaml") objects)"
+done
+
+# Scenario-specific shape checks.
+grep -q 'restartPolicy: Always' "$tmp/sidecar-values.yaml" || die "sidecar: wsproxy is not a native sidecar"
+grep -q 'restartPolicy: Always' "$tmp/sidecar-legacy-values.yaml" && die "sidecar-legacy: unexpected native sidecar"
+grep -q 'initContainers:' "$tmp/sidecar-legacy-values.yaml" && die "sidecar-legacy: unexpected initContainers"
+grep -q '"ws://chat-backend.chat.svc.cluster.local:8081"' "$tmp/standalone-values.yaml" || die "standalone: upstream not passed"
+grep -q 'kind: ServiceMonitor' "$tmp/monitoring-values.yaml" || die "monitoring: no ServiceMonitor"
+grep -q 'kind: PrometheusRule' "$tmp/monitoring-values.yaml" || die "monitoring: no PrometheusRule"
+grep -q 'grafana_dashboard: "1"' "$tmp/monitoring-values.yaml" || die "monitoring: dashboard label missing"
+# Without the API group and without force, the Prometheus Operator objects are skipped.
+"$HELM" template wsproxy "$CHART" -f "$CHART/ci/monitoring-values.yaml" >"$tmp/nocrd.yaml"
+grep -qE 'kind: (ServiceMonitor|PrometheusRule)' "$tmp/nocrd.yaml" && die "ServiceMonitor rendered without the CRD"
+echo "test_lint: all scenarios pass"
