@@ -1,0 +1,143 @@
+// wsproxy: a traffic-inspecting WebSocket proxy. See README.md.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "proxy/log.hpp"
+#include "proxy/options.hpp"
+#include "proxy/server.hpp"
+#include "rules/config.hpp"
+
+namespace {
+
+struct raw_flags {
+    std::string listen = "0.0.0.0:8080";
+    std::string upstream;
+    std::string admin = "127.0.0.1:9090";
+    std::string log_format = "text";
+    std::string log_level = "info";
+    std::string mode;
+    std::string admin_token_file;
+    bool print_default_rules = false;
+};
+
+void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
+    app.add_option("--listen", raw.listen, "Address for browsers, HOST:PORT")
+        ->capture_default_str();
+    app.add_option("--upstream", raw.upstream,
+                   "The backend, ws://HOST:PORT or wss://HOST:PORT (required). Paths and "
+                   "queries are passed through as the client sent them");
+    app.add_option("--admin", raw.admin,
+                   "Admin address for /healthz, /readyz and /metrics, HOST:PORT")
+        ->capture_default_str();
+    app.add_option("--threads", o.threads, "Worker threads (0: one per CPU)")->capture_default_str();
+    app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve wss:// and https:// to clients");
+    app.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert");
+    app.add_option("--upstream-ca", o.upstream_ca,
+                   "PEM CA bundle to trust for a wss:// upstream (besides the system's)");
+    app.add_option("--log-format", raw.log_format, "Log lines as json or text")
+        ->capture_default_str();
+    app.add_option("--log-level", raw.log_level, "debug, info, warn or error")
+        ->capture_default_str();
+    app.add_option("--rules", o.rules_file, "Rules file (YAML); see --print-default-rules");
+    app.add_option("--mode", raw.mode,
+                   "fix: inject join_chat where needed; observe: change nothing, only log and "
+                   "count (overrides the rules file)");
+    app.add_flag("--print-default-rules", raw.print_default_rules,
+                 "Print the built-in rules as a commented YAML file and exit");
+    app.add_option("--handshake-timeout", o.handshake_timeout,
+                   "Seconds for a client's request, the upstream connect and each handshake")
+        ->capture_default_str();
+    app.add_option("--idle-timeout", o.idle_timeout,
+                   "Seconds without traffic before a leg is closed (pings go out at half)")
+        ->capture_default_str();
+    app.add_flag("!--no-keepalive-pings", o.keepalive_pings,
+                 "Do not ping idle legs; close them at --idle-timeout");
+    app.add_option("--write-timeout", o.write_timeout,
+                   "Seconds a write to a peer may stall before the peer is closed as too slow")
+        ->capture_default_str();
+    app.add_option("--drain-timeout", o.drain_timeout,
+                   "Seconds between SIGTERM and closing the remaining sessions with 1001")
+        ->capture_default_str();
+    app.add_option("--max-message-bytes", o.max_message_bytes,
+                   "Largest WebSocket message relayed; a bigger one closes its sender with 1009")
+        ->capture_default_str();
+    app.add_option("--max-header-bytes", o.max_header_bytes,
+                   "Largest HTTP request head; bigger gets 431")
+        ->capture_default_str();
+    app.add_option("--max-body-bytes", o.max_body_bytes,
+                   "Largest HTTP body relayed; a bigger request gets 413, a bigger response 502")
+        ->capture_default_str();
+    app.add_option("--max-connections", o.max_connections,
+                   "Concurrent WebSocket connections; more get 503 (0: half the descriptor limit)")
+        ->capture_default_str();
+    app.add_flag("--permessage-deflate", o.permessage_deflate,
+                 "Negotiate permessage-deflate on each leg (costs memory per connection)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"wsproxy: a WebSocket proxy that inspects every frame, injects join_chat for "
+                 "clients that never send it, and exports what it sees as metrics"};
+    app.set_version_flag("--version", "wsproxy " WSPROXY_VERSION);
+    wsproxy::proxy_options opts;
+    raw_flags raw;
+    add_proxy_flags(app, opts, raw);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    if (raw.print_default_rules) {
+        std::cout << wsproxy::rules::default_rules_yaml();
+        return 0;
+    }
+
+    try {
+        if (!wsproxy::log::parse_format(raw.log_format, opts.log_format))
+            throw wsproxy::startup_error("--log-format: expected json or text, got \"" +
+                                         raw.log_format + "\"");
+        if (!wsproxy::log::parse_level(raw.log_level, opts.log_level))
+            throw wsproxy::startup_error(
+                "--log-level: expected debug, info, warn or error, got \"" + raw.log_level + "\"");
+        wsproxy::log::configure(opts.log_format, opts.log_level);
+        opts.listen = wsproxy::parse_host_port(raw.listen, "--listen");
+        opts.admin = wsproxy::parse_host_port(raw.admin, "--admin");
+        if (raw.upstream.empty())
+            throw wsproxy::startup_error(
+                "--upstream is required, e.g. --upstream ws://127.0.0.1:8081");
+        opts.upstream = wsproxy::parse_upstream(raw.upstream);
+        if (!raw.mode.empty()) opts.mode = raw.mode;
+
+        // Signals are taken before the threads start, so every thread inherits the mask.
+        boost::asio::io_context signals_ioc{1};
+        boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+        std::signal(SIGPIPE, SIG_IGN);
+
+        wsproxy::server server(std::move(opts));
+        server.start();
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            wsproxy::log::write(wsproxy::log::level::info, "signal",
+                                {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            server.begin_drain();
+        });
+        std::thread signal_thread([&] { signals_ioc.run(); });
+        server.wait();
+        signals_ioc.stop();
+        signal_thread.join();
+        return 0;
+    } catch (const wsproxy::startup_error& e) {
+        std::fprintf(stderr, "wsproxy: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wsproxy: cannot start: %s\n", e.what());
+        return 1;
+    }
+}

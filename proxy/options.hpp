@@ -1,0 +1,68 @@
+#pragma once
+// Everything the command line sets. Plain data, validated once at start
+// (validate() throws startup_error with a message that says what to fix).
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "proxy/log.hpp"
+
+namespace wsproxy {
+
+// A startup problem (bad flag, unreadable file, busy port): main prints
+// what() on one line and exits non-zero.
+class startup_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct host_port {
+    std::string host;
+    unsigned short port{0};
+};
+
+struct upstream_url {
+    bool tls{false};
+    std::string host;
+    unsigned short port{0};
+    std::string url;  // as given, for logs
+};
+
+struct proxy_options {
+    host_port listen{"0.0.0.0", 8080};
+    upstream_url upstream;
+    host_port admin{"127.0.0.1", 9090};
+    unsigned threads{0};  // 0: one per CPU
+
+    std::string tls_cert, tls_key;  // TLS towards clients when both are set
+    std::string upstream_ca;        // extra CA for a wss:// upstream
+
+    log::format log_format{log::format::text};
+    log::level log_level{log::level::info};
+
+    std::string rules_file;                // empty: built-in defaults
+    std::optional<std::string> mode;       // overrides the rules file: fix | observe
+
+    double handshake_timeout{10};   // seconds: client request, upstream connect + handshake
+    double idle_timeout{60};        // seconds without a frame before a leg is closed
+    double drain_timeout{15};       // seconds between SIGTERM and closing sessions with 1001
+    double write_timeout{30};       // seconds a write may stall before the reader is called slow
+    bool keepalive_pings{true};     // ping an idle leg at half the idle timeout
+    bool permessage_deflate{false}; // negotiate compression on each leg
+
+    std::size_t max_message_bytes{16u << 20};
+    std::size_t max_header_bytes{16u << 10};
+    std::size_t max_body_bytes{8u << 20};
+    std::size_t max_connections{0};  // 0: derived from the descriptor limit
+
+    bool tap_payloads{false};
+    std::string admin_token;  // empty: admin endpoints are open (admin listens on loopback)
+};
+
+host_port parse_host_port(const std::string& text, const char* flag);
+upstream_url parse_upstream(const std::string& text);
+// Checks the combination of flags and that files are readable.
+void validate(const proxy_options& opts);
+
+}  // namespace wsproxy

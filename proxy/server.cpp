@@ -1,0 +1,284 @@
+#include "proxy/server.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
+#include <vector>
+
+#include "metrics/registry.hpp"
+#include "proxy/admin/admin_server.hpp"
+#include "proxy/http_session.hpp"
+#include "proxy/log.hpp"
+#include "proxy/worker.hpp"
+#include "proxy/ws_pair.hpp"
+#include "rules/config.hpp"
+
+#ifndef WSPROXY_VERSION
+#define WSPROXY_VERSION "dev"
+#endif
+
+namespace wsproxy {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// Each proxied connection takes two descriptors, so the soft limit (often
+// 1024) would cap us at ~500 connections: raise it to the hard limit.
+std::size_t raise_descriptor_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlim_t before = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+            log::write(log::level::info, "descriptor_limit_raised",
+                       {{"from", before}, {"to", lim.rlim_cur}});
+        else
+            getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    return lim.rlim_cur == RLIM_INFINITY ? 1'000'000 : static_cast<std::size_t>(lim.rlim_cur);
+}
+
+std::shared_ptr<const rules::config> load_rules(const proxy_options& opts) {
+    rules::config cfg;
+    try {
+        if (!opts.rules_file.empty()) cfg = rules::load_config_file(opts.rules_file);
+    } catch (const rules::config_error& e) {
+        throw startup_error(std::string("--rules: ") + e.what());
+    }
+    if (opts.mode) cfg.run_mode = *opts.mode == "observe" ? rules::mode::observe : rules::mode::fix;
+    return std::make_shared<const rules::config>(std::move(cfg));
+}
+
+void load_or_throw(const char* what, const std::string& file, const std::function<void()>& load) {
+    try {
+        load();
+    } catch (const std::exception& e) {
+        throw startup_error(std::string(what) + ": cannot use \"" + file + "\": " + e.what());
+    }
+}
+
+}  // namespace
+
+struct server::impl {
+    explicit impl(proxy_options o) : shared(std::move(o)), acceptor(control) {}
+
+    shared_state shared;
+    std::optional<ssl::context> client_tls;
+    std::optional<ssl::context> upstream_tls;
+    std::unique_ptr<metrics::registry> registry;
+    std::vector<std::unique_ptr<worker>> workers;
+    std::vector<std::thread> threads;
+    net::io_context control{1};  // acceptor, admin server, drain timer
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> control_work;
+    tcp::acceptor acceptor;
+    std::unique_ptr<admin::admin_server> admin;
+    std::optional<net::steady_timer> drain_timer;
+    std::optional<net::steady_timer> accept_retry;
+    unsigned next_worker{0};
+    bool stopped{false};
+
+    void accept() {
+        worker& w = *workers[next_worker];
+        next_worker = (next_worker + 1) % workers.size();
+        // The socket is created on the worker's io_context; the session is started there.
+        acceptor.async_accept(w.ioc, [this, &w](beast::error_code ec, tcp::socket s) {
+            if (!acceptor.is_open()) return;
+            if (ec) {
+                // Out of descriptors (EMFILE/ENFILE) or a transient error: pause, never spin.
+                log::write(log::level::warn, "accept_failed", {{"error", ec.message()}});
+                accept_retry.emplace(control, std::chrono::milliseconds(100));
+                accept_retry->async_wait([this](beast::error_code) {
+                    if (acceptor.is_open()) accept();
+                });
+                return;
+            }
+            net::post(w.ioc, [&w, s = std::move(s), this]() mutable { start_session(w, std::move(s)); });
+            accept();
+        });
+    }
+
+    void start_session(worker& w, tcp::socket s) {
+        beast::error_code ec;
+        auto remote = s.remote_endpoint(ec);
+        if (ec) return;
+        s.set_option(tcp::no_delay(true), ec);
+        beast::tcp_stream tcp_stream(std::move(s));
+        std::string address = remote.address().to_string();
+        auto stream = client_tls ? flex_stream(std::move(tcp_stream), *client_tls)
+                                 : flex_stream(std::move(tcp_stream));
+        std::make_shared<http_session>(w, std::move(stream), std::move(address))->start();
+    }
+
+    void drain_tick(std::chrono::steady_clock::time_point close_at, bool closed_sessions,
+                    std::chrono::steady_clock::time_point give_up_at) {
+        auto now = std::chrono::steady_clock::now();
+        if (shared.connections.load() == 0 || now >= give_up_at) {
+            log::write(log::level::info, "drained", {{"remaining", shared.connections.load()}});
+            stop_all();
+            return;
+        }
+        if (!closed_sessions && now >= close_at) {
+            closed_sessions = true;
+            log::write(log::level::info, "drain_closing_sessions",
+                       {{"remaining", shared.connections.load()}});
+            for (auto& w : workers) {
+                net::post(w->ioc, [wp = w.get()] {
+                    // Copy first: drain() may finish a pair, which erases it from the map.
+                    std::vector<std::shared_ptr<ws_pair>> live;
+                    for (auto& [id, weak] : wp->pairs)
+                        if (auto p = weak.lock()) live.push_back(std::move(p));
+                    for (auto& p : live) p->drain();
+                });
+            }
+        }
+        drain_timer->expires_after(std::chrono::milliseconds(50));
+        drain_timer->async_wait([this, close_at, closed_sessions, give_up_at](beast::error_code ec) {
+            if (!ec) drain_tick(close_at, closed_sessions, give_up_at);
+        });
+    }
+
+    void stop_all() {
+        if (stopped) return;
+        stopped = true;
+        beast::error_code ec;
+        acceptor.close(ec);
+        if (admin) admin->stop();
+        for (auto& w : workers) w->ioc.stop();
+        control_work.reset();
+        control.stop();
+    }
+};
+
+server::server(proxy_options opts) {
+    validate(opts);
+    impl_ = std::make_unique<impl>(std::move(opts));
+    auto& shared = impl_->shared;
+    const auto& o = shared.opts;
+
+    shared.rules.store(load_rules(o));
+
+    if (!o.tls_cert.empty()) {
+        auto& ctx = impl_->client_tls.emplace(ssl::context::tls_server);
+        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        load_or_throw("--tls-cert", o.tls_cert, [&] { ctx.use_certificate_chain_file(o.tls_cert); });
+        load_or_throw("--tls-key", o.tls_key,
+                      [&] { ctx.use_private_key_file(o.tls_key, ssl::context::pem); });
+        shared.client_tls = &ctx;
+    }
+    if (o.upstream.tls) {
+        auto& ctx = impl_->upstream_tls.emplace(ssl::context::tls_client);
+        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_tlsv1 |
+                        ssl::context::no_tlsv1_1);
+        ctx.set_verify_mode(ssl::verify_peer);
+        ctx.set_default_verify_paths();
+        if (!o.upstream_ca.empty())
+            load_or_throw("--upstream-ca", o.upstream_ca, [&] { ctx.load_verify_file(o.upstream_ca); });
+        shared.upstream_tls = &ctx;
+    }
+
+    std::size_t fds = raise_descriptor_limit();
+    shared.max_connections = o.max_connections ? o.max_connections
+                                               : (fds > 128 ? (fds - 64) / 2 : 32);
+
+    unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+    impl_->registry = std::make_unique<metrics::registry>(shared.rules.load()->message_types,
+                                                          threads, WSPROXY_VERSION);
+    shared.metrics = impl_->registry.get();
+    for (unsigned i = 0; i < threads; ++i)
+        impl_->workers.push_back(std::make_unique<worker>(i, shared, impl_->registry->at(i)));
+
+    beast::error_code ec;
+    auto address = net::ip::make_address(o.listen.host, ec);
+    if (ec) throw startup_error("--listen: \"" + o.listen.host + "\" is not an IP address");
+    tcp::endpoint endpoint(address, o.listen.port);
+    auto& a = impl_->acceptor;
+    a.open(endpoint.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(endpoint, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        throw startup_error("--listen: cannot listen on " + o.listen.host + ":" +
+                            std::to_string(o.listen.port) + ": " + ec.message() +
+                            " (is another process using it?)");
+
+    admin::admin_hooks hooks;
+    hooks.ready = [this] { return !impl_->shared.draining.load(); };
+    hooks.metrics = [this] { return impl_->registry->render(); };
+    impl_->admin = std::make_unique<admin::admin_server>(impl_->control, o.admin, std::move(hooks));
+}
+
+server::~server() {
+    stop();
+    wait();
+}
+
+void server::start() {
+    auto& i = *impl_;
+    for (auto& w : i.workers) {
+        i.threads.emplace_back([wp = w.get()] {
+            auto guard = net::make_work_guard(wp->ioc);
+            wp->ioc.run();
+        });
+    }
+    i.control_work.emplace(i.control.get_executor());
+    i.admin->start();
+    i.accept();
+    i.threads.emplace_back([&i] { i.control.run(); });
+    const auto& o = i.shared.opts;
+    log::write(log::level::info, "listening",
+               {{"listen", o.listen.host + ":" + std::to_string(port())},
+                {"admin", o.admin.host + ":" + std::to_string(admin_port())},
+                {"upstream", o.upstream.url},
+                {"threads", i.workers.size()},
+                {"tls", i.client_tls.has_value()},
+                {"mode", i.shared.rules.load()->run_mode == rules::mode::fix ? "fix" : "observe"},
+                {"max_connections", i.shared.max_connections}});
+}
+
+unsigned short server::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short server::admin_port() const { return impl_->admin->port(); }
+
+void server::begin_drain() {
+    net::post(impl_->control, [&i = *impl_] {
+        if (i.shared.draining.exchange(true)) return;
+        beast::error_code ec;
+        i.acceptor.close(ec);
+        auto drain = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(i.shared.opts.drain_timeout));
+        auto grace = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(i.shared.opts.handshake_timeout + 1));
+        auto now = std::chrono::steady_clock::now();
+        log::write(log::level::info, "draining",
+                   {{"connections", i.shared.connections.load()},
+                    {"drain_timeout_s", i.shared.opts.drain_timeout}});
+        i.drain_timer.emplace(i.control);
+        i.drain_tick(now + drain, false, now + drain + grace);
+    });
+}
+
+void server::wait() {
+    for (auto& t : impl_->threads)
+        if (t.joinable()) t.join();
+}
+
+void server::stop() {
+    net::post(impl_->control, [&i = *impl_] { i.stop_all(); });
+    // If the control thread never started, stop directly.
+    if (impl_->threads.empty()) impl_->stop_all();
+}
+
+metrics::registry& server::metrics() { return *impl_->registry; }
+
+std::size_t server::connections() const { return impl_->shared.connections.load(); }
+
+}  // namespace wsproxy

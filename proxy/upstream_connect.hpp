@@ -1,0 +1,20 @@
+#pragma once
+// Opens a transport to the upstream: resolve (skipped for literal addresses),
+// TCP connect and, for wss://, the TLS handshake with SNI and host name
+// verification. Runs on the calling worker's thread.
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "proxy/flex_stream.hpp"
+#include "proxy/worker.hpp"
+
+namespace wsproxy {
+
+// `stage` names the step that failed ("resolve", "connect", "tls"), for logs and metrics.
+using upstream_handler =
+    std::function<void(boost::beast::error_code, std::string_view stage, std::optional<flex_stream>)>;
+
+void async_connect_upstream(worker& w, upstream_handler done);
+
+}  // namespace wsproxy

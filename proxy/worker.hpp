@@ -1,0 +1,57 @@
+#pragma once
+// The state a worker thread's sessions share. `shared_state` is created at
+// start and outlives every session; its mutable parts are atomics or guarded.
+// A `worker` is one io_context and its thread: every session started on it
+// stays on it for life, so its members need no locks.
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "metrics/registry.hpp"
+#include "proxy/chat_registry.hpp"
+#include "proxy/options.hpp"
+#include "rules/config.hpp"
+
+namespace wsproxy {
+
+class ws_pair;
+
+struct shared_state {
+    explicit shared_state(proxy_options o) : opts(std::move(o)) {}
+
+    const proxy_options opts;
+    std::atomic<std::shared_ptr<const rules::config>> rules;  // swapped on reload
+    boost::asio::ssl::context* client_tls{nullptr};           // set when --tls-cert is given
+    boost::asio::ssl::context* upstream_tls{nullptr};         // set for wss:// upstreams
+    metrics::registry* metrics{nullptr};
+    chat_registry chats;
+    std::size_t max_connections{0};
+    std::atomic<std::size_t> connections{0};  // upgrades admitted and not yet finished
+    std::atomic<bool> draining{false};
+    std::atomic<std::uint64_t> next_connection_id{1};
+};
+
+struct worker {
+    worker(unsigned i, shared_state& s, metrics::shard& m) : index(i), shared(s), stats(m) {}
+
+    boost::asio::io_context ioc{1};
+    const unsigned index;
+    shared_state& shared;
+    metrics::shard& stats;
+    // Live connection pairs on this thread, for drain and snapshots.
+    std::unordered_map<std::uint64_t, std::weak_ptr<ws_pair>> pairs;
+};
+
+// Milliseconds on a monotonic clock: the engine's notion of time.
+inline std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace wsproxy

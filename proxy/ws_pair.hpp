@@ -1,0 +1,113 @@
+#pragma once
+// One proxied WebSocket connection: the browser leg, the backend leg and the
+// rules engine between them. Owns itself (every pending operation holds a
+// shared_ptr) and lives on one worker thread from upgrade to close.
+#include <boost/beast/http.hpp>
+#include <cstdint>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "proxy/flex_stream.hpp"
+#include "proxy/worker.hpp"
+#include "rules/engine.hpp"
+
+namespace wsproxy {
+
+class ws_pair : public std::enable_shared_from_this<ws_pair> {
+public:
+    using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+    ws_pair(worker& w, flex_stream client, request req, std::string remote);
+    ~ws_pair();
+
+    // Connects upstream, completes both handshakes, then relays until either side closes.
+    void start();
+    // Graceful drain: both legs get close 1001 after the frames already queued.
+    void drain();
+    // The connection as /connections shows it.
+    nlohmann::json snapshot() const;
+
+    std::uint64_t id() const { return id_; }
+
+private:
+    enum side : int { client_side = 0, server_side = 1 };
+
+    struct outgoing {
+        std::string owned;                      // the frame, unless borrowed
+        bool borrowed{false};                   // the frame is the other leg's read buffer
+        bool text{true};
+        bool is_close{false};
+        boost::beast::websocket::close_reason reason{};
+
+        static outgoing frame_from_other_leg(bool text) {
+            outgoing o;
+            o.borrowed = true;
+            o.text = text;
+            return o;
+        }
+        static outgoing frame(std::string payload) {
+            outgoing o;
+            o.owned = std::move(payload);
+            return o;
+        }
+        static outgoing close(boost::beast::websocket::close_reason r) {
+            outgoing o;
+            o.is_close = true;
+            o.reason = std::move(r);
+            return o;
+        }
+    };
+
+    struct leg {
+        explicit leg(flex_stream s) : ws(std::move(s)) {}
+        boost::beast::websocket::stream<flex_stream> ws;
+        boost::beast::flat_buffer in;  // the message being relayed from this leg
+        std::deque<outgoing> out;      // frames waiting to be written to this leg
+        bool writing{false};
+        bool read_done{false};   // this leg will deliver nothing more
+        bool write_done{false};  // nothing more may be written to this leg
+        unsigned borrowed{0};    // queued entries elsewhere that point into `in`
+    };
+
+    leg& at(int s) { return s == client_side ? client_ : *server_; }
+
+    void on_upstream_transport(boost::beast::error_code ec, std::string_view stage,
+                               std::optional<flex_stream> stream);
+    void on_upstream_handshake(boost::beast::error_code ec);
+    void reject_upgrade(boost::beast::http::status status, std::string body,
+                        std::string content_type = "text/plain");
+    void on_client_accept(boost::beast::error_code ec);
+
+    void do_read(int s);
+    void on_read(int s, boost::beast::error_code ec);
+    void on_leg_ended(int s, boost::beast::error_code ec);
+    void run_actions(int from);
+    void enqueue(int to, outgoing msg, int borrowed_from);
+    void do_write(int s);
+    void on_write(int s, boost::beast::error_code ec);
+    void release_borrow(int s);
+    void drop_queue(int s);
+    void arm_timer(rules::millis at);
+    void finish();
+
+    worker& w_;
+    const std::uint64_t id_;
+    const std::string remote_;
+    request req_;
+    const std::int64_t opened_ms_;
+    leg client_;
+    std::optional<leg> server_;
+    boost::beast::websocket::response_type upstream_res_;
+    rules::engine engine_;
+    rules::actions actions_;
+    boost::asio::steady_timer timer_;
+    rules::millis timer_at_{-1};
+    bool established_{false};
+    bool finished_{false};
+    std::string closed_by_;  // "client", "server" or "proxy": who ended it first
+    boost::beast::websocket::close_reason close_reason_;
+};
+
+}  // namespace wsproxy
