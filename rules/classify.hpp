@@ -27,7 +27,8 @@ struct frame_info {
     std::string_view chat_id;     // first configured chat_id path holding a string
     std::string_view client_id;   // first configured client_id path holding a string
     int client_id_path{-1};       // which client_id path matched (index), -1 none
-    int success{-1};              // success_path: 1 true, 0 false, -1 absent
+    std::uint32_t client_id_found{0};  // bit i: client_id_paths[i] holds a string
+    int success{-1};              // success_path: 1 true, 0 false, -1 absent (or not a bool)
     std::string_view error;       // error_path string, if present
 
     // Views point into the payload, or into `scratch_` when a string had escapes.

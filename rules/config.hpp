@@ -52,11 +52,24 @@ struct config {
     bool hide_injected_replies{true};       // hide chat_joined/chat_left answers to our frames
     bool repair_client_id{false};           // copy data.client_id to the top level
     bool isolation_enforce{false};          // drop server broadcasts for chats never joined
+    bool single_chat{false};                // joining chat B first leaves the chat joined before
 
     // Inspection bounds: beyond them a frame is relayed uninspected and counted.
     std::size_t max_depth{64};
     std::size_t max_inspect_bytes{1 << 20};
+
+    friend bool operator==(const config&, const config&) = default;
 };
+
+// Hard bounds that load_config_text() enforces (classify() relies on them too).
+inline constexpr std::size_t max_depth_limit = 1024;      // config::max_depth
+inline constexpr std::size_t max_path_components = 16;   // components in one json_path
+inline constexpr std::size_t max_paths_per_field = 8;     // chat_id_paths, client_id_paths
+inline constexpr std::size_t max_message_types = 64;      // label cardinality of frames_total
+
+// "data.chat_id" -> {"data", "chat_id"}, and back.
+json_path split_path(const std::string& dotted);
+std::string join_path(const json_path& path);
 
 // A rules file that cannot be used. what() names the file, the line and what was expected.
 class config_error : public std::runtime_error {

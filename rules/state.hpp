@@ -19,6 +19,15 @@ struct chat_entry {
     join_state state{join_state::requested};
 };
 
+// A join_chat or leave_chat that went upstream and whose answer has not come back yet.
+// The backend answers in order on one socket, so the oldest entry for a chat is the one
+// an answer belongs to.
+struct pending_reply {
+    std::string chat_id;
+    bool join{true};    // join_chat (true) or leave_chat (false)
+    bool by_us{false};  // we sent it: its answer may be hidden from the client
+};
+
 struct connection_state {
     phase current{phase::upgraded};
     std::string client_id;          // empty until captured
@@ -33,6 +42,10 @@ struct connection_state {
     millis last_frame_at{0};
     bool answers_delivered{false};  // a broadcast for a joined chat reached the client
     bool isolation_violated{false};
+    std::vector<pending_reply> pending_replies;  // oldest first, bounded
+    std::vector<std::string> registered;    // chats the backend confirmed (chat_joined success)
+                                            // and has not confirmed left: chat_(un)registered
+    std::vector<std::string> would_join;    // observe mode: chats we would have joined
 };
 
 }  // namespace wsproxy::rules

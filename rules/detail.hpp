@@ -1,0 +1,69 @@
+#pragma once
+// Internals shared by engine.cpp and the rule files; not part of the API.
+#include <string>
+#include <string_view>
+
+#include "rules/engine.hpp"
+
+namespace wsproxy::rules::detail {
+
+// Everything one rule sees while the chain handles one event. Rules append actions to
+// `out`, may change the verdict for the current frame, and set `done` to end the chain.
+struct frame_ctx {
+    const config& cfg;
+    connection_state& st;
+    const frame_info& fi;
+    direction from;
+    millis now;
+    actions& out;
+    std::string_view payload;
+    action::kind verdict{action::kind::forward};
+    std::string replacement{};  // the payload of a replace verdict
+    bool done{false};
+
+    bool fix() const { return cfg.run_mode == mode::fix; }
+    bool from_client() const { return from == direction::client_to_server; }
+    bool is_type(const std::string& name) const { return fi.type == name; }
+};
+
+using rule_fn = void (*)(frame_ctx&);
+
+// The chain, in order (engine.cpp runs it for every frame).
+void rule_classify_count(frame_ctx& c);
+void rule_client_id(frame_ctx& c);
+void rule_join_client(frame_ctx& c);
+void rule_leave(frame_ctx& c);
+void rule_join_inject(frame_ctx& c);
+void rule_user_message(frame_ctx& c);
+void rule_join_answer(frame_ctx& c);
+void rule_isolation(frame_ctx& c);
+
+// on_timer: the grace period after connection_ready ran out (rule_join_inject.cpp).
+void join_inject_on_timer(frame_ctx& c);
+// single_chat: before this connection joins `joining`, leave every other chat it is in.
+void single_chat_before_join(frame_ctx& c, std::string_view joining);
+// Sends join_chat for `chat_id` upstream (fix mode) or logs that it would (observe mode).
+void inject_join(frame_ctx& c, std::string_view chat_id, const char* reason);
+
+// Emitters (emit.cpp).
+void emit_count(actions& out, stat s, std::uint32_t label = 0);
+void emit_log(actions& out, log_level level, const char* event, nlohmann::json fields);
+void emit_inject(actions& out, direction to, std::string payload);
+void emit_chat(actions& out, action::kind what, std::string_view chat_id);
+
+// State helpers (emit.cpp).
+chat_entry* find_chat(connection_state& st, std::string_view chat_id);
+bool is_joined(const chat_entry* e);  // requested or acknowledged
+void remove_chat(connection_state& st, std::string_view chat_id);
+void push_pending(connection_state& st, std::string_view chat_id, bool join, bool by_us);
+bool contains(const std::vector<std::string>& list, std::string_view s);
+void erase_value(std::vector<std::string>& list, std::string_view s);
+
+// {"<type_path>": type, "<id_path>": chat_id}, keys in that order, properly escaped.
+std::string build_frame(const config& cfg, const std::string& type, std::string_view chat_id);
+// Whether `s` is well-formed UTF-8 (classify.cpp).
+bool valid_utf8(std::string_view s);
+// A JSON string literal (with quotes) for `s`.
+std::string json_quote(std::string_view s);
+
+}  // namespace wsproxy::rules::detail

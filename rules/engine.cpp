@@ -1,0 +1,132 @@
+// The engine: runs the chain of rules for each event. The rules live one per file
+// (rule_*.cpp), each with its state table at the top; this file only wires them.
+//
+//   event     | phase closed | otherwise
+//   ----------+--------------+-------------------------------------------------------------
+//   on_open   | -            | opened_at = now; query_chat_id from ?<query_chat_key>=
+//   on_frame  | forward only | the chain below, then the verdict (forward/replace/hide)
+//   on_timer  | -            | rule_join_inject's grace timer
+//   on_close  | -            | chat_unregistered per registered chat; log connection_closed;
+//             |              | phase = closed (later events are ignored)
+//
+// The verdict comes last: every injection of a frame's chain (join_chat, single_chat's
+// leave_chat) must reach the backend before the frame that caused it.
+#include "rules/engine.hpp"
+
+#include <string_view>
+
+#include "rules/detail.hpp"
+
+namespace wsproxy::rules {
+namespace {
+
+using namespace detail;
+
+constexpr rule_fn chain[] = {
+    rule_classify_count,  // every frame: classify, count; non-objects stop here
+    rule_client_id,       // server: connection_established / connection_ready
+    rule_join_client,     // client: join_chat
+    rule_leave,           // client: leave_chat
+    rule_join_inject,     // client: frames naming an unjoined chat; server: ready -> timer
+    rule_user_message,    // client: user messages going upstream
+    rule_join_answer,     // server: chat_joined / chat_left
+    rule_isolation,       // server: broadcasts for chats never joined
+};
+
+int hex_val(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// application/x-www-form-urlencoded decoding: %XX and '+'. Malformed escapes stay as is.
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out.push_back(' ');
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_val(s[i + 1]) >= 0 &&
+                   hex_val(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+// The first value of `key` in the target's query string, decoded; empty when absent.
+std::string query_value(std::string_view target, const std::string& key) {
+    const std::size_t q = target.find('?');
+    if (q == std::string_view::npos || key.empty()) return {};
+    std::string_view rest = target.substr(q + 1);
+    rest = rest.substr(0, rest.find('#'));
+    while (!rest.empty()) {
+        const std::size_t amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const std::size_t eq = pair.find('=');
+        if (eq == std::string_view::npos) continue;
+        if (percent_decode(pair.substr(0, eq)) == key) return percent_decode(pair.substr(eq + 1));
+    }
+    return {};
+}
+
+}  // namespace
+
+engine::engine(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {}
+
+void engine::on_open(const open_info& info, millis now, actions& out) {
+    if (state_.current == phase::closed) return;
+    state_.opened_at = now;
+    state_.last_frame_at = now;
+    std::string chat = query_value(info.target, cfg_->query_chat_key);
+    // Only a usable chat id is kept: it may end up in a frame we send.
+    constexpr std::size_t max_chat_id = 256;
+    if (!chat.empty() && chat.size() <= max_chat_id && valid_utf8(chat))
+        state_.query_chat_id = std::move(chat);
+}
+
+void engine::on_frame(direction from, std::string_view payload, bool is_text, millis now,
+                      actions& out) {
+    if (state_.current == phase::closed) {
+        out.emplace_back().what = action::kind::forward;
+        return;
+    }
+    classify(*cfg_, payload, is_text, frame_);
+    frame_ctx c{*cfg_, state_, frame_, from, now, out, payload};
+    for (rule_fn rule : chain) {
+        rule(c);
+        if (c.done) break;
+    }
+    action& v = out.emplace_back();
+    v.what = c.verdict;
+    if (c.verdict == action::kind::replace) v.payload = std::move(c.replacement);
+}
+
+void engine::on_timer(millis now, actions& out) {
+    if (state_.current == phase::closed) return;
+    frame_info none;
+    frame_ctx c{*cfg_, state_, none, direction::server_to_client, now, out, {}};
+    join_inject_on_timer(c);
+}
+
+void engine::on_close(const close_info& info, millis now, actions& out) {
+    if (state_.current == phase::closed) return;
+    for (const auto& chat : state_.registered) emit_chat(out, action::kind::chat_unregistered, chat);
+    state_.registered.clear();
+    emit_log(out, log_level::info, "connection_closed",
+             {{"code", info.code},
+              {"reason", info.reason},
+              {"closed_by", info.closed_by},
+              {"duration_ms", now - state_.opened_at},
+              {"frames_client_to_server", state_.frames_in[0]},
+              {"frames_server_to_client", state_.frames_in[1]}});
+    state_.current = phase::closed;
+    state_.grace_deadline = -1;
+}
+
+}  // namespace wsproxy::rules

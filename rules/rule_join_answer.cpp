@@ -1,0 +1,85 @@
+// Rule 7: the backend's answers to join_chat and leave_chat (server frames).
+// An answer belongs to the oldest pending request for its chat (or, when the answer
+// names no chat, to the oldest pending request of its kind): the backend answers in
+// order on one socket.
+//
+//   server frame                    | pending request | actions                                   | next
+//   --------------------------------+-----------------+-------------------------------------------+-------------------
+//   chat_joined X, success true or  | any / none      | count chat_joined{true}; chat_registered  | X acknowledged,
+//   absent                          |                 | {X} (once); log chat_joined {client_id,   | registered
+//                                   |                 | chat_id, injected}                        |
+//                                   | ours, hide on   | + hide instead of forward                 |
+//   chat_joined X, success false    | any / none      | count chat_joined{false}; log warn        | X failed (never
+//                                   |                 | chat_join_failed {chat_id, error,         | retried)
+//                                   |                 | injected}                                 |
+//                                   | ours, hide on   | + hide instead of forward                 |
+//   chat_left X, success not false  | any / none      | chat_unregistered{X} if it was registered | X not registered
+//                                   | ours, hide on   | + hide instead of forward                 |
+//
+// "ours" = the pending request was injected by us; hiding needs hide_injected_replies
+// (and fix mode: observe never injects, so it never hides).
+#include "rules/detail.hpp"
+
+namespace wsproxy::rules::detail {
+namespace {
+
+// Takes the oldest pending request of kind `join` for `x` (any chat when x is empty).
+// Returns whether one was found; `x` and `by_us` are filled from it.
+bool take_pending(connection_state& st, bool join, std::string& x, bool& by_us) {
+    auto& q = st.pending_replies;
+    for (auto it = q.begin(); it != q.end(); ++it) {
+        if (it->join != join || (!x.empty() && it->chat_id != x)) continue;
+        x = std::move(it->chat_id);
+        by_us = it->by_us;
+        q.erase(it);
+        return true;
+    }
+    return false;
+}
+
+void hide_if_ours(frame_ctx& c, bool by_us) {
+    if (by_us && c.cfg.hide_injected_replies && c.fix()) c.verdict = action::kind::hide;
+}
+
+}  // namespace
+
+void rule_join_answer(frame_ctx& c) {
+    if (c.from_client()) return;
+    const bool joined = c.is_type(c.cfg.chat_joined);
+    if (!joined && !c.is_type(c.cfg.chat_left)) return;
+    c.done = true;
+
+    std::string x(c.fi.chat_id);
+    bool by_us = false;
+    take_pending(c.st, joined, x, by_us);
+    const bool success = c.fi.success != 0;
+
+    if (!joined) {
+        if (success && contains(c.st.registered, x)) {
+            erase_value(c.st.registered, x);
+            emit_chat(c.out, action::kind::chat_unregistered, x);
+        }
+        hide_if_ours(c, by_us);
+        return;
+    }
+
+    chat_entry* e = x.empty() ? nullptr : find_chat(c.st, x);
+    if (success) {
+        if (e) e->state = join_state::acknowledged;
+        emit_count(c.out, stat::chat_joined, 0);
+        if (!x.empty() && !contains(c.st.registered, x)) {
+            c.st.registered.push_back(x);
+            emit_chat(c.out, action::kind::chat_registered, x);
+        }
+        emit_log(c.out, log_level::info, "chat_joined",
+                 {{"client_id", c.st.client_id}, {"chat_id", x}, {"injected", by_us}});
+    } else {
+        if (e) e->state = join_state::failed;
+        emit_count(c.out, stat::chat_joined, 1);
+        emit_log(c.out, log_level::warn, "chat_join_failed",
+                 {{"chat_id", x}, {"error", std::string(c.fi.error)}, {"injected", by_us}});
+    }
+    hide_if_ours(c, by_us);
+}
+
+}  // namespace wsproxy::rules::detail
