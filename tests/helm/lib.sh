@@ -67,3 +67,54 @@ helm_template() {
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# ---- Live tests: the built binaries as processes, on 127.0.0.1 only. ----
+
+# Where build/wsproxy and build/chat-backend are (CTest passes WSPROXY_BIN_DIR=${CMAKE_BINARY_DIR}).
+BIN_DIR="${WSPROXY_BIN_DIR:-$ROOT/build}"
+
+# Fails loudly (never skips) when the binaries have not been built.
+require_binaries() {
+  local b
+  for b in wsproxy chat-backend; do
+    [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b is missing: build it first (cmake --build build --target wsproxy chat-backend)"
+  done
+}
+
+BG_PIDS=()
+# start_bg <log file> <command...>: starts a process in the background and records its pid.
+start_bg() {
+  local logf="$1"; shift
+  "$@" >"$logf" 2>&1 &
+  BG_PIDS+=($!)
+  LAST_PID=$!
+}
+
+# Stops one recorded process: SIGTERM, then SIGKILL after 5 s.
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_all() {
+  local pid
+  for pid in "${BG_PIDS[@]}"; do stop_pid "$pid"; done
+  BG_PIDS=()
+}
+
+# wait_http <url> <seconds> [pid]: until the URL answers 2xx; fails early if pid died.
+wait_http() {
+  local url="$1" secs="$2" pid="${3:-}" end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    curl -fsS --max-time 1 "$url" >/dev/null 2>&1 && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+# Prints a log file's tail to stderr (for failure reports).
+show_log() { echo "----- $1 (last 30 lines)" >&2; tail -n 30 "$1" >&2 || true; }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every metric name used by the Grafana dashboard and by the PrometheusRule exists in a real scrape
+# of a running wsproxy's /metrics (all series exist from start, at 0).
+. "$(dirname "$0")/lib.sh"
+require_binaries
+ensure_helm
+need_cmd curl
+tmp="$(mktemp -d)"
+trap 'stop_all; rm -rf "$tmp"' EXIT
+
+bport="$(free_port)"; pport="$(free_port)"; aport="$(free_port)"
+start_bg "$tmp/backend.log" "$BIN_DIR/chat-backend" --listen "127.0.0.1:$bport"
+backend_pid=$LAST_PID
+wait_http "http://127.0.0.1:$bport/healthz" 15 "$backend_pid" || { show_log "$tmp/backend.log"; die "chat-backend did not start"; }
+start_bg "$tmp/wsproxy.log" "$BIN_DIR/wsproxy" --listen "127.0.0.1:$pport" --admin "127.0.0.1:$aport" \
+  --upstream "ws://127.0.0.1:$bport" --log-format text
+proxy_pid=$LAST_PID
+wait_http "http://127.0.0.1:$aport/healthz" 15 "$proxy_pid" || { show_log "$tmp/wsproxy.log"; die "wsproxy did not start"; }
+
+curl -fsS --max-time 5 "http://127.0.0.1:$aport/metrics" >"$tmp/metrics.txt" || die "GET /metrics failed"
+grep -v '^#' "$tmp/metrics.txt" | sed -E 's/[{ ].*//' | grep -E '^wsproxy_' | sort -u >"$tmp/scraped.txt"
+[ -s "$tmp/scraped.txt" ] || die "the scrape has no wsproxy_ series"
+
+helm_template --set prometheusRule.enabled=true >"$tmp/rendered.yaml"
+node "$HERE/extract-rules.mjs" "$tmp/rendered.yaml" "$tmp/rules.yaml" >/dev/null
+node "$HERE/metric-names.mjs" "$CHART/dashboards/wsproxy.json" "$tmp/rules.yaml" >"$tmp/used.txt"
+
+missing="$(comm -23 "$tmp/used.txt" "$tmp/scraped.txt")"
+if [ -n "$missing" ]; then
+  echo "metric names used by the dashboard or the alerts but absent from /metrics:" >&2
+  echo "$missing" | sed 's/^/  /' >&2
+  die "$(echo "$missing" | wc -l) metric name(s) missing from a real scrape"
+fi
+echo "test_metric_names: all $(wc -l <"$tmp/used.txt") metric names used by the dashboard and alerts are exported ($(wc -l <"$tmp/scraped.txt") series names scraped)"
