@@ -164,7 +164,8 @@ private:
     }
 
     [[noreturn]] void fail(const YAML::Node& n, const std::string& key, const std::string& what) const {
-        std::string msg = where(n.Mark());
+        // A null value's mark points past it, at the next line: use the key's line.
+        std::string msg = where(!n || n.IsNull() ? YAML::Mark::null_mark() : n.Mark());
         if (!key.empty()) msg += "key \"" + key + "\": ";
         throw config_error(msg + "expected " + what + ", got " + got(n));
     }
