@@ -37,4 +37,19 @@ grep -q 'grafana_dashboard: "1"' "$tmp/monitoring-values.yaml" || die "monitorin
 # Without the API group and without force, the Prometheus Operator objects are skipped.
 "$HELM" template wsproxy "$CHART" -f "$CHART/ci/monitoring-values.yaml" >"$tmp/nocrd.yaml"
 grep -qE 'kind: (ServiceMonitor|PrometheusRule)' "$tmp/nocrd.yaml" && die "ServiceMonitor rendered without the CRD"
+# A comment on every value, and every value in the README's table.
+/usr/bin/python3 "$HERE/values_doc.py" "$CHART/values.yaml" "$CHART/README.md" >&2 \
+  || die "values.yaml comments / README values table out of date (regenerate: tests/helm/values_doc.py helm/wsproxy/values.yaml)"
+
+# The README's install commands render.
+helm_template --set image.repository=reg/wsproxy --set image.tag=0.1.0 >/dev/null || die "README: sidecar install"
+helm_template --set image.repository=reg/wsproxy --set image.tag=0.1.0 --set sidecar.native=false \
+  --set backend.image.repository=reg/chat-backend --set backend.image.tag=2.3.1 --set backend.port=8000 \
+  --set 'backend.command=null' --set 'backend.args={--host,127.0.0.1,--port,8000}' >/dev/null \
+  || die "README: legacy sidecar install"
+helm_template --set mode=standalone --set proxy.upstream=ws://chat-backend.chat.svc.cluster.local:8081 \
+  --set image.repository=reg/wsproxy --set image.tag=0.1.0 >/dev/null || die "README: standalone install"
+helm_template --set serviceMonitor.enabled=true --set serviceMonitor.additionalLabels.release=kube-prometheus-stack \
+  --set prometheusRule.enabled=true --set prometheusRule.additionalLabels.release=kube-prometheus-stack \
+  --set dashboard.enabled=true >/dev/null || die "README: monitoring install"
 echo "test_lint: all scenarios pass"
