@@ -37,6 +37,18 @@ grep -q 'grafana_dashboard: "1"' "$tmp/monitoring-values.yaml" || die "monitorin
 # Without the API group and without force, the Prometheus Operator objects are skipped.
 "$HELM" template wsproxy "$CHART" -f "$CHART/ci/monitoring-values.yaml" >"$tmp/nocrd.yaml"
 grep -qE 'kind: (ServiceMonitor|PrometheusRule)' "$tmp/nocrd.yaml" && die "ServiceMonitor rendered without the CRD"
+# NOTES.txt renders for every scenario (helm template skips it: render it through tpl in a copy).
+cp -r "$CHART" "$tmp/notes-chart"
+cp "$CHART/templates/NOTES.txt" "$tmp/notes-chart/notes.tpl"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n    {{- tpl (.Files.Get "notes.tpl") . | nindent 4 }}\n' \
+  >"$tmp/notes-chart/templates/zz-notes.yaml"
+for f in "${scenarios[@]}"; do
+  "$HELM" template chat "$tmp/notes-chart" --namespace chat --api-versions monitoring.coreos.com/v1 -f "$f" \
+    --show-only templates/zz-notes.yaml >"$tmp/notes.out" 2>&1 || { cat "$tmp/notes.out" >&2; die "NOTES.txt ($f)"; }
+  grep -q 'kubectl -n chat rollout status deployment/chat-wsproxy' "$tmp/notes.out" || die "NOTES.txt ($f): no rollout command"
+  grep -q 'port-forward service/chat-wsproxy-admin' "$tmp/notes.out" || die "NOTES.txt ($f): no admin port-forward"
+done
+
 # A comment on every value, and every value in the README's table.
 /usr/bin/python3 "$HERE/values_doc.py" "$CHART/values.yaml" "$CHART/README.md" >&2 \
   || die "values.yaml comments / README values table out of date (regenerate: tests/helm/values_doc.py helm/wsproxy/values.yaml)"
