@@ -28,6 +28,10 @@ printf 'proxy:\n  drainTimeout: 30\n' >"$tmp/typo.yaml"
 expect_failure "a misspelled proxy key" 'Additional property drainTimeout is not allowed' -f "$tmp/typo.yaml"
 expect_failure "a misspelled alert key" 'Additional property ration is not allowed' \
   --set prometheusRule.alerts.unregisteredBroadcasts.ration=0.1
+expect_failure "a misspelled rules key" 'Additional property grace_msec is not allowed' \
+  --set rules.config.policy.grace_msec=100
+expect_failure "a flat (old-style) rules key" 'Additional property chat_id_paths is not allowed' \
+  --set 'rules.config.chat_id_paths={data.chat_id}'
 expect_failure "an unknown mode" 'mode' --set mode=daemonset
 expect_failure "an unknown proxy mode" 'proxy.mode' --set proxy.mode=repair
 expect_failure "a port out of range" 'proxy.port' --set proxy.port=70000

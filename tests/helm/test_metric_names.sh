@@ -31,4 +31,18 @@ if [ -n "$missing" ]; then
   echo "$missing" | sed 's/^/  /' >&2
   die "$(echo "$missing" | wc -l) metric name(s) missing from a real scrape"
 fi
+# The proxy's own full default rules file passes the chart's schema for rules.config, and the
+# rendered ConfigMap is accepted back by the proxy (--rules is validated at start).
+"$BIN_DIR/wsproxy" --print-default-rules >"$tmp/default-rules.yaml" || die "wsproxy --print-default-rules failed"
+rules_json="$(cd "$HERE" && node --input-type=module -e '
+import { readFileSync } from "node:fs"; import { parse } from "yaml";
+const r = parse(readFileSync(process.argv[1], "utf8")); delete r.mode; console.log(JSON.stringify(r));' "$tmp/default-rules.yaml")"
+helm_template --set-json "rules.config=$rules_json" >"$tmp/full-rules-render.yaml" 2>"$tmp/err" \
+  || { cat "$tmp/err" >&2; die "the proxy's default rules do not pass values.schema.json"; }
+node "$HERE/configmap-data.mjs" "$tmp/full-rules-render.yaml" wsproxy-rules rules.yaml >"$tmp/chart-rules.yaml"
+cport="$(free_port)"; caport="$(free_port)"
+start_bg "$tmp/wsproxy-rules.log" "$BIN_DIR/wsproxy" --listen "127.0.0.1:$cport" --admin "127.0.0.1:$caport" \
+  --upstream "ws://127.0.0.1:$bport" --rules "$tmp/chart-rules.yaml" --log-format text
+wait_http "http://127.0.0.1:$caport/readyz" 15 "$LAST_PID" || { show_log "$tmp/wsproxy-rules.log"; die "wsproxy rejected the chart's rules file"; }
+
 echo "test_metric_names: all $(wc -l <"$tmp/used.txt") metric names used by the dashboard and alerts are exported ($(wc -l <"$tmp/scraped.txt") series names scraped)"
