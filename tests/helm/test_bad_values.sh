@@ -39,6 +39,9 @@ expect_failure "a non-ws upstream" 'proxy.upstream' --set mode=standalone --set 
 expect_failure "a grace period not above the drain timeout" 'must be above proxy.drainTimeoutSeconds' \
   --set terminationGracePeriodSeconds=15
 expect_failure "a malformed alert duration" 'for' --set prometheusRule.alerts.joinsInjected.for=1hour
+expect_failure "an upstream with a path" 'proxy.upstream' --set mode=standalone --set proxy.upstream=ws://backend:8081/ws
+expect_failure "an upstream CA for a ws:// upstream" 'proxy.upstreamCA needs a wss:// upstream' \
+  --set mode=standalone --set proxy.upstream=ws://backend:8081 --set proxy.upstreamCA.secretName=ca
 expect_failure "TLS without a Secret" 'proxy.tls.secretName is required' --set proxy.tls.enabled=true
 
 # And the good counterparts render.

@@ -14,6 +14,7 @@ done
 # Everything switched on at once, including the optional objects.
 helm_template -f "$CHART/ci/monitoring-values.yaml" --set ingress.enabled=true \
   --set podDisruptionBudget.enabled=true --set proxy.tls.enabled=true --set proxy.tls.secretName=tls \
+  --set mode=standalone --set proxy.upstream=wss://backend.chat.svc:8443 \
   --set proxy.upstreamCA.secretName=ca --set proxy.adminToken.secretName=tok >"$tmp/all-on.yaml"
 files+=("$tmp/all-on.yaml")
 

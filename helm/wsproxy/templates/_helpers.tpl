@@ -154,7 +154,10 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
 {{- define "wsproxy.sidecarContainer" -}}
 {{- $v := .values | default .root.Values }}
 {{- $ctx := dict "Values" $v "Release" .root.Release "Chart" (dict "Name" "wsproxy" "Version" .root.Chart.Version "AppVersion" .root.Chart.AppVersion) "Capabilities" .root.Capabilities }}
-{{- $upstream := .upstream | default (include "wsproxy.upstream" $ctx) -}}
+{{- $upstream := .upstream | default (include "wsproxy.upstream" $ctx) }}
+{{- if and $v.proxy.upstreamCA.secretName (not (hasPrefix "wss://" $upstream)) }}
+{{- fail "proxy.upstreamCA needs a wss:// upstream" }}
+{{- end -}}
 - name: wsproxy
   image: {{ include "wsproxy.image" $ctx | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
