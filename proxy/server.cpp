@@ -84,6 +84,7 @@ struct server::impl {
     std::optional<net::steady_timer> drain_timer;
     std::optional<net::steady_timer> accept_retry;
     unsigned next_worker{0};
+    unsigned short listen_port{0};  // kept: the acceptor closes when draining
     bool stopped{false};
 
     void accept() {
@@ -211,6 +212,8 @@ server::server(proxy_options opts) {
                             std::to_string(o.listen.port) + ": " + ec.message() +
                             " (is another process using it?)");
 
+    impl_->listen_port = a.local_endpoint().port();
+
     admin::admin_hooks hooks;
     hooks.ready = [this] { return !impl_->shared.draining.load(); };
     hooks.metrics = [this] { return impl_->registry->render(); };
@@ -245,7 +248,7 @@ void server::start() {
                 {"max_connections", i.shared.max_connections}});
 }
 
-unsigned short server::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short server::port() const { return impl_->listen_port; }
 unsigned short server::admin_port() const { return impl_->admin->port(); }
 
 void server::begin_drain() {

@@ -380,7 +380,8 @@ void ws_pair::on_leg_ended(int s, beast::error_code ec) {
         why = s == client_side ? close_reason::client_gone : close_reason::server_gone;
         to_other = s == client_side
                        ? websocket::close_reason{websocket::close_code::going_away, "client went away"}
-                       : websocket::close_reason{static_cast<websocket::close_code>(1014),
+                       // 1011, not 1014: RFC 6455 clients such as Beast reject 1014 as reserved.
+                       : websocket::close_reason{websocket::close_code::internal_error,
                                                  "upstream went away"};
     } else {
         why = close_reason::error;
