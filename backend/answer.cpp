@@ -18,9 +18,8 @@ namespace {
 // the first. Lives on one executor, kept alive by its pending timer.
 class answer_stream : public std::enable_shared_from_this<answer_stream> {
  public:
-  answer_stream(std::shared_ptr<shared_state> st, const net::any_io_executor& ex,
-                std::string tenant, std::string chat_id)
-      : st_(std::move(st)), timer_(ex), tenant_(std::move(tenant)), chat_(std::move(chat_id)) {}
+  answer_stream(std::shared_ptr<shared_state> st, const net::any_io_executor& ex, std::string key)
+      : st_(std::move(st)), timer_(ex), key_(std::move(key)) {}
 
   // frames_[i] is preceded by a pause when pause_before_[i].
   std::vector<frame_ptr> frames_;
@@ -40,14 +39,14 @@ class answer_stream : public std::enable_shared_from_this<answer_stream> {
         return;
       }
       waited_ = false;
-      st_->reg.broadcast(tenant_, chat_, frames_[next_]);
+      st_->reg.broadcast_by_key(key_, frames_[next_]);
       ++next_;
     }
   }
 
   std::shared_ptr<shared_state> st_;
   net::steady_timer timer_;
-  std::string tenant_, chat_;
+  std::string key_;  // registry key of the chat
   std::size_t next_ = 0;
   bool waited_ = false;
 };
@@ -66,7 +65,8 @@ void start_answer(const std::shared_ptr<shared_state>& st, const net::any_io_exe
   const std::string response_id = make_uuid();
   s.history.append(tenant, chat_id, "assistant", response_id, text, now_ms());
 
-  if (s.reg.count(tenant, chat_id) == 0) {
+  std::string key = registry::key(tenant, chat_id);
+  if (s.reg.members_by_key(key)->empty()) {
     counters::add(s.count.unregistered_broadcasts);
     s.log.no_clients(chat_id, tenant);
     return;
@@ -91,10 +91,10 @@ void start_answer(const std::shared_ptr<shared_state>& st, const net::any_io_exe
   push(d.typing(tenant, chat_id, false), false);
 
   if (s.opts.chunk_delay_ms == 0 || pieces.size() <= 1) {
-    for (const auto& f : frames) s.reg.broadcast(tenant, chat_id, f);
+    for (const auto& f : frames) s.reg.broadcast_by_key(key, f);
     return;
   }
-  auto stream = std::make_shared<answer_stream>(st, ex, std::move(tenant), std::move(chat_id));
+  auto stream = std::make_shared<answer_stream>(st, ex, std::move(key));
   stream->frames_ = std::move(frames);
   stream->pause_before_ = std::move(pause);
   stream->run();

@@ -3,19 +3,15 @@
 #include <nlohmann/json.hpp>
 
 #include "ids.hpp"
+#include "json_out.hpp"
 
 namespace chat_backend {
 
 namespace {
 
-using ojson = nlohmann::ordered_json;
 using json = nlohmann::json;
 
 constexpr std::size_t max_depth = 64;
-
-std::string dump(const ojson& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 // Parses text as a JSON object; on failure fills req.error and returns false.
 bool parse_object(std::string_view text, json& out, request& req) {
@@ -102,22 +98,23 @@ class standard_dialect final : public dialect {
   std::vector<std::string> greeting(std::string_view client_id,
                                     std::string_view tenant) const override {
     std::vector<std::string> out;
-    ojson est_data = ojson::object();
+    json_object est_data;
     if (cid_ == client_id_at::data || cid_ == client_id_at::both)
-      est_data["client_id"] = client_id;
-    est_data["tenant_id"] = tenant;
-    ojson est = envelope("connection_established", std::move(est_data), tenant, {});
-    if (cid_ == client_id_at::top || cid_ == client_id_at::both) est["client_id"] = client_id;
-    out.push_back(dump(est));
+      est_data.str("client_id", client_id);
+    est_data.str("tenant_id", tenant);
+    const bool top = cid_ == client_id_at::top || cid_ == client_id_at::both;
+    out.push_back(envelope("connection_established", est_data.done(), tenant, {},
+                           top ? "client_id" : "", client_id));
     const std::pair<const char*, int> phases[] = {
         {"starting", 10}, {"services", 50}, {"complete", 100}};
     for (auto& [phase, progress] : phases) {
-      out.push_back(dump(envelope("initialization_progress",
-                                  {{"phase", phase}, {"progress", progress}}, tenant, {})));
+      out.push_back(envelope("initialization_progress",
+                             json_object().str("phase", phase).num("progress", progress).done(),
+                             tenant, {}));
     }
-    ojson ready = ojson::object();
-    if (cid_ != client_id_at::none) ready["client_id"] = client_id;
-    out.push_back(dump(envelope("connection_ready", std::move(ready), tenant, {})));
+    json_object ready;
+    if (cid_ != client_id_at::none) ready.str("client_id", client_id);
+    out.push_back(envelope("connection_ready", ready.done(), tenant, {}));
     return out;
   }
 
@@ -131,63 +128,75 @@ class standard_dialect final : public dialect {
   }
   std::string typing(std::string_view tenant, std::string_view chat_id,
                      bool start) const override {
-    return dump(envelope(start ? "typing_start" : "typing_stop", {{"chat_id", chat_id}}, tenant,
-                         chat_id));
+    return envelope(start ? "typing_start" : "typing_stop",
+                    json_object().str("chat_id", chat_id).done(), tenant, chat_id);
   }
   std::string answer_start(std::string_view tenant, std::string_view chat_id,
                            std::string_view response_id,
                            std::string_view in_reply_to) const override {
-    return dump(envelope(
-        "response_start",
-        {{"chat_id", chat_id}, {"response_id", response_id}, {"in_reply_to", in_reply_to}},
-        tenant, chat_id));
+    return envelope("response_start",
+                    json_object()
+                        .str("chat_id", chat_id)
+                        .str("response_id", response_id)
+                        .str("in_reply_to", in_reply_to)
+                        .done(),
+                    tenant, chat_id);
   }
   std::string answer_chunk(std::string_view tenant, std::string_view chat_id,
                            std::string_view response_id, std::size_t index,
                            std::string_view content) const override {
-    return dump(envelope("response_chunk",
-                         {{"chat_id", chat_id},
-                          {"response_id", response_id},
-                          {"index", index},
-                          {"content", content}},
-                         tenant, chat_id));
+    return envelope("response_chunk",
+                    json_object(64 + chat_id.size() + content.size())
+                        .str("chat_id", chat_id)
+                        .str("response_id", response_id)
+                        .num("index", static_cast<std::int64_t>(index))
+                        .str("content", content)
+                        .done(),
+                    tenant, chat_id);
   }
   std::string answer_end(std::string_view tenant, std::string_view chat_id,
                          std::string_view response_id, std::string_view content) const override {
-    return dump(envelope(
-        "response_complete",
-        {{"chat_id", chat_id}, {"response_id", response_id}, {"content", content}}, tenant,
-        chat_id));
+    return envelope("response_complete",
+                    json_object(64 + chat_id.size() + content.size())
+                        .str("chat_id", chat_id)
+                        .str("response_id", response_id)
+                        .str("content", content)
+                        .done(),
+                    tenant, chat_id);
   }
   std::string pong(std::string_view tenant) const override {
-    return dump(envelope("pong", ojson::object(), tenant, {}));
+    return envelope("pong", "{}", tenant, {});
   }
   std::string error(std::string_view tenant, std::string_view code,
                     std::string_view message) const override {
-    return dump(envelope("error", {{"code", code}, {"message", message}}, tenant, {}));
+    return envelope("error", json_object().str("code", code).str("message", message).done(),
+                    tenant, {});
   }
 
  private:
-  static ojson envelope(std::string_view type, ojson data, std::string_view tenant,
-                        std::string_view chat_id) {
-    ojson j;
-    j["type"] = type;
-    j["data"] = std::move(data);
-    j["message_id"] = make_uuid();
-    if (chat_id.empty())
-      j["chat_id"] = nullptr;
-    else
-      j["chat_id"] = chat_id;
-    j["tenant_id"] = tenant;
-    j["event_ts"] = now_ms();
-    return j;
+  // {"type","data","message_id","chat_id","tenant_id","event_ts"}, plus one
+  // more top-level string member when extra_key is not empty.
+  static std::string envelope(std::string_view type, std::string_view data,
+                              std::string_view tenant, std::string_view chat_id,
+                              std::string_view extra_key = {},
+                              std::string_view extra_value = {}) {
+    json_object j(96 + data.size() + chat_id.size() + tenant.size());
+    j.str("type", type)
+        .raw("data", data)
+        .str("message_id", make_uuid())
+        .str_or_null("chat_id", chat_id)
+        .str("tenant_id", tenant)
+        .num("event_ts", now_ms());
+    if (!extra_key.empty()) j.str(extra_key, extra_value);
+    return j.done();
   }
 
   std::string membership(std::string_view type, std::string_view tenant, std::string_view chat_id,
                          bool ok, std::string_view error) const {
-    ojson data{{"chat_id", chat_id.empty() ? ojson(nullptr) : ojson(chat_id)}, {"success", ok}};
-    if (!ok) data["error"] = error;
-    return dump(envelope(type, std::move(data), tenant, chat_id));
+    json_object data;
+    data.str_or_null("chat_id", chat_id).boolean("success", ok);
+    if (!ok) data.str("error", error);
+    return envelope(type, data.done(), tenant, chat_id);
   }
 
   client_id_at cid_;
@@ -246,14 +255,14 @@ class rooms_dialect final : public dialect {
 
   std::vector<std::string> greeting(std::string_view client_id,
                                     std::string_view) const override {
-    ojson hello_payload = ojson::object();
+    json_object hello;
     if (cid_ == client_id_at::data || cid_ == client_id_at::both)
-      hello_payload["session_id"] = client_id;
-    ojson hello = envelope("hello", std::move(hello_payload), {});
-    if (cid_ == client_id_at::top || cid_ == client_id_at::both) hello["session_id"] = client_id;
-    ojson ready_payload = ojson::object();
-    if (cid_ != client_id_at::none) ready_payload["session_id"] = client_id;
-    return {dump(hello), dump(envelope("ready", std::move(ready_payload), {}))};
+      hello.str("session_id", client_id);
+    const bool top = cid_ == client_id_at::top || cid_ == client_id_at::both;
+    json_object ready;
+    if (cid_ != client_id_at::none) ready.str("session_id", client_id);
+    return {envelope("hello", hello.done(), {}, top ? "session_id" : "", client_id),
+            envelope("ready", ready.done(), {})};
   }
 
   std::string joined(std::string_view, std::string_view room, bool ok,
@@ -265,51 +274,58 @@ class rooms_dialect final : public dialect {
     return membership("unsubscribed", room, ok, error);
   }
   std::string typing(std::string_view, std::string_view room, bool start) const override {
-    return dump(envelope("typing", {{"room", room}, {"on", start}}, room));
+    return envelope("typing", json_object().str("room", room).boolean("on", start).done(), room);
   }
   std::string answer_start(std::string_view, std::string_view room, std::string_view answer_id,
                            std::string_view in_reply_to) const override {
-    return dump(envelope("answer_start",
-                         {{"room", room}, {"answer_id", answer_id}, {"in_reply_to", in_reply_to}},
-                         room));
+    return envelope("answer_start",
+                    json_object()
+                        .str("room", room)
+                        .str("answer_id", answer_id)
+                        .str("in_reply_to", in_reply_to)
+                        .done(),
+                    room);
   }
   std::string answer_chunk(std::string_view, std::string_view room, std::string_view answer_id,
                            std::size_t index, std::string_view text) const override {
-    return dump(envelope(
-        "answer_delta",
-        {{"room", room}, {"answer_id", answer_id}, {"index", index}, {"text", text}}, room));
+    return envelope("answer_delta",
+                    json_object(64 + room.size() + text.size())
+                        .str("room", room)
+                        .str("answer_id", answer_id)
+                        .num("index", static_cast<std::int64_t>(index))
+                        .str("text", text)
+                        .done(),
+                    room);
   }
   std::string answer_end(std::string_view, std::string_view room, std::string_view answer_id,
                          std::string_view text) const override {
-    return dump(envelope("answer_end", {{"room", room}, {"answer_id", answer_id}, {"text", text}},
-                         room));
+    return envelope(
+        "answer_end",
+        json_object(64 + room.size() + text.size()).str("room", room).str("answer_id", answer_id).str("text", text).done(),
+        room);
   }
-  std::string pong(std::string_view) const override {
-    return dump(envelope("pong", ojson::object(), {}));
-  }
+  std::string pong(std::string_view) const override { return envelope("pong", "{}", {}); }
   std::string error(std::string_view, std::string_view code,
                     std::string_view message) const override {
-    return dump(envelope("error", {{"code", code}, {"message", message}}, {}));
+    return envelope("error", json_object().str("code", code).str("message", message).done(), {});
   }
 
  private:
-  static ojson envelope(std::string_view event, ojson payload, std::string_view room) {
-    ojson j;
-    j["event"] = event;
-    j["payload"] = std::move(payload);
-    if (room.empty())
-      j["room"] = nullptr;
-    else
-      j["room"] = room;
-    j["ts"] = now_ms();
-    return j;
+  static std::string envelope(std::string_view event, std::string_view payload,
+                              std::string_view room, std::string_view extra_key = {},
+                              std::string_view extra_value = {}) {
+    json_object j(64 + payload.size() + room.size());
+    j.str("event", event).raw("payload", payload).str_or_null("room", room).num("ts", now_ms());
+    if (!extra_key.empty()) j.str(extra_key, extra_value);
+    return j.done();
   }
 
   std::string membership(std::string_view event, std::string_view room, bool ok,
                          std::string_view error) const {
-    ojson payload{{"room", room.empty() ? ojson(nullptr) : ojson(room)}, {"ok", ok}};
-    if (!ok) payload["error"] = error;
-    return dump(envelope(event, std::move(payload), room));
+    json_object payload;
+    payload.str_or_null("room", room).boolean("ok", ok);
+    if (!ok) payload.str("error", error);
+    return envelope(event, payload.done(), room);
   }
 
   client_id_at cid_;

@@ -63,7 +63,10 @@ std::size_t registry::count(std::string_view tenant, std::string_view chat_id) c
 
 std::shared_ptr<const registry::member_list> registry::members(std::string_view tenant,
                                                                std::string_view chat_id) const {
-  auto k = key(tenant, chat_id);
+  return members_by_key(key(tenant, chat_id));
+}
+
+std::shared_ptr<const registry::member_list> registry::members_by_key(const std::string& k) const {
   std::lock_guard lock(mutex_);
   auto it = chats_.find(k);
   return it == chats_.end() ? empty_list : it->second;
@@ -71,7 +74,12 @@ std::shared_ptr<const registry::member_list> registry::members(std::string_view 
 
 std::size_t registry::broadcast(std::string_view tenant, std::string_view chat_id,
                                 const frame_ptr& frame, const member* except) const {
-  auto list = members(tenant, chat_id);
+  return broadcast_by_key(key(tenant, chat_id), frame, except);
+}
+
+std::size_t registry::broadcast_by_key(const std::string& k, const frame_ptr& frame,
+                                       const member* except) const {
+  auto list = members_by_key(k);
   std::size_t n = 0;
   for (const auto& m : *list) {
     if (m.get() == except) continue;

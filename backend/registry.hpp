@@ -43,9 +43,14 @@ class registry {
   // Drops every registration (server shutdown: breaks member <-> registry cycles).
   void clear();
 
- private:
+  // The same lookups by a precomputed key (a broadcast of many frames to one
+  // chat computes it once).
   static std::string key(std::string_view tenant, std::string_view chat_id);
+  std::shared_ptr<const member_list> members_by_key(const std::string& key) const;
+  std::size_t broadcast_by_key(const std::string& key, const frame_ptr& frame,
+                               const member* except = nullptr) const;
 
+ private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<const member_list>> chats_;
 };

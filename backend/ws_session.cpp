@@ -104,7 +104,18 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
       handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     buffer_.consume(buffer_.size());
-    if (!closing_) do_read();
+    if (closing_) return;
+    // Back-pressure: a client that sends faster than it reads its answers
+    // waits until its queue drains, instead of growing it without bound.
+    if (queued_bytes_ > pause_bytes()) {
+      read_paused_ = true;
+      return;
+    }
+    do_read();
+  }
+
+  std::size_t pause_bytes() const {
+    return std::min<std::size_t>(1u << 20, st_->opts.max_queue_bytes / 2);
   }
 
   void handle(std::string_view text) {
@@ -200,6 +211,10 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
     }
     counters::add(st_->count.frames_sent);
     if (!queue_.empty()) do_write();
+    if (read_paused_ && !closing_ && !finished_ && queued_bytes_ <= pause_bytes() / 2) {
+      read_paused_ = false;
+      do_read();
+    }
   }
 
   void begin_close(websocket::close_code code, const char* reason) {
@@ -236,6 +251,7 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
   bool accepted_ = false;
   bool closing_ = false;
   bool finished_ = false;
+  bool read_paused_ = false;
 };
 
 }  // namespace

@@ -216,7 +216,7 @@ TEST_CASE("a REST message to a joined chat streams the whole answer in order", "
   CHECK(msgs[1]["content"] == a.chunks);
 }
 
-TEST_CASE("chunks split multi-byte characters nowhere and still concatenate to the answer",
+TEST_CASE("chunks split no multi-byte character, escape what JSON needs and concatenate to the answer",
           "[backend]") {
   backend b([](auto& o) {
     o.chunks = 7;
@@ -225,9 +225,10 @@ TEST_CASE("chunks split multi-byte characters nowhere and still concatenate to t
   ws_test::client c;
   connect_ready(c, b.port());
   join(c, "u");
-  auto r = post_message(b.port(), "u", "héllo wörld ✓ 日本");
+  const std::string content = "héllo \"wörld\" \\ \n\t\x01 ✓ 日本 😀";
+  auto r = post_message(b.port(), "u", content);
   auto a = read_answer(c, "u", r.json()["message_id"], 7);
-  CHECK(a.chunks == "Echo: héllo wörld ✓ 日本");
+  CHECK(a.chunks == "Echo: " + content);
 }
 
 TEST_CASE("answers of one chat never reach a connection registered only for another", "[backend]") {
