@@ -18,39 +18,27 @@
 #include "rules/detail.hpp"
 
 #include <array>
+#include <bit>
 #include <cstring>
+#if defined(__SSE2__) && !defined(WSPROXY_RULES_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 namespace wsproxy::rules {
 namespace {
 
-constexpr int max_tracked = 32;  // configured paths the scanner follows at once
+using detail::path_index;
+enum role : std::uint8_t { r_type = path_index::r_type, r_success = path_index::r_success,
+                           r_error = path_index::r_error, r_chat = path_index::r_chat,
+                           r_client = path_index::r_client };
+constexpr int max_tracked = path_index::max_tracked;
 
-enum role : std::uint8_t { r_type, r_success, r_error, r_chat, r_client };
-
-struct path_table {
-    std::array<const json_path*, max_tracked> path{};
-    std::array<std::uint8_t, max_tracked> role{};
-    std::array<std::uint8_t, max_tracked> index{};  // index within chat/client lists
-    int n = 0;
-    std::uint32_t all = 0;
-    // len_eq[d]: paths with exactly d components; len_gt[d]: more than d.
-    std::array<std::uint32_t, max_path_components + 2> len_eq{};
-    std::array<std::uint32_t, max_path_components + 2> len_gt{};
-
-    void add(const json_path& p, std::uint8_t r, int idx) {
-        if (n == max_tracked || p.empty() || p.size() > max_path_components) return;
-        path[n] = &p;
-        role[n] = r;
-        index[n] = static_cast<std::uint8_t>(idx);
-        const std::uint32_t bit = 1u << n;
-        all |= bit;
-        len_eq[p.size()] |= bit;
-        for (std::size_t d = 0; d < p.size(); ++d) len_gt[d] |= bit;
-        ++n;
-    }
-};
-
-inline bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+constexpr std::array<bool, 256> ws_table = [] {
+    std::array<bool, 256> t{};
+    t[' '] = t['\n'] = t['\r'] = t['\t'] = true;
+    return t;
+}();
+inline bool is_ws(unsigned char c) { return ws_table[c]; }
 inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 inline int hex_val(unsigned char c) {
@@ -93,12 +81,69 @@ inline const unsigned char* utf8_seq(const unsigned char* p, const unsigned char
     return nullptr;
 }
 
+// Bytes that need no attention inside a string: printable ASCII except '"' and '\\'.
+constexpr std::array<bool, 256> plain_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+    return t;
+}();
+
+// Skips plain bytes in blocks: the first '"', '\\', byte below 0x20 or byte at or above 0x80
+// of a block is found with SSE2 (16 bytes) or SWAR (8 bytes: the lowest flagged byte is
+// exact, flags above it may be false alarms from borrows). The last bytes of the payload
+// go one by one.
+[[gnu::always_inline]] inline const unsigned char* skip_plain(const unsigned char* p,
+                                                              const unsigned char* end) {
+#if defined(__SSE2__) && !defined(WSPROXY_RULES_NO_SIMD)
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        // Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too.
+        const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                                             _mm_cmplt_epi8(v, space));
+        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#else
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        const std::uint64_t hit =
+            (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w) & highs;
+        if (hit) {
+            if constexpr (std::endian::native == std::endian::little)
+                return p + (__builtin_ctzll(hit) >> 3);
+            break;
+        }
+        p += 8;
+    }
+#endif
+    while (p < end && plain_table[*p]) ++p;
+    return p;
+}
+
+const unsigned char* scan_string_slow(const unsigned char* p, const unsigned char* end,
+                                      bool& escaped);
+
 // `p` is just past the opening quote. Returns the position past the closing quote, or
 // nullptr when the string is not valid. `escaped` is set when it holds a backslash.
-inline const unsigned char* scan_string(const unsigned char* p, const unsigned char* end,
-                                        bool& escaped) {
+// The common case (plain ASCII up to the quote) is inline; the rest is scan_string_slow.
+[[gnu::always_inline]] inline const unsigned char* scan_string(const unsigned char* p,
+                                                               const unsigned char* end,
+                                                               bool& escaped) {
+    p = skip_plain(p, end);
+    if (p < end && *p == '"') return p + 1;
+    return scan_string_slow(p, end, escaped);
+}
+
+const unsigned char* scan_string_slow(const unsigned char* p, const unsigned char* end,
+                                      bool& escaped) {
     for (;;) {
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+        p = skip_plain(p, end);
         if (p >= end) return nullptr;
         const unsigned c = *p;
         if (c == '"') return p + 1;
@@ -188,7 +233,7 @@ void decode_string(const unsigned char* p, const unsigned char* end, std::string
 }
 
 struct scanner {
-    const path_table& paths;
+    const path_index& paths;
     std::size_t max_depth;
     std::string_view payload;
     std::string& scratch;
@@ -219,11 +264,14 @@ struct scanner {
         const std::size_t mark = scratch_ready ? scratch.size() : 0;
         const std::string_view key = view_of(b, e, escaped);
         std::uint32_t hit = 0;
-        for (std::uint32_t m = alive; m; m &= m - 1) {
-            const int i = __builtin_ctz(m);
-            const std::string& comp = (*paths.path[i])[level];
-            if (comp.size() == key.size() && std::memcmp(comp.data(), key.data(), key.size()) == 0)
-                hit |= 1u << i;
+        const auto* g = paths.groups.data() + paths.level_begin[level];
+        const auto* const g_end = paths.groups.data() + paths.level_begin[level + 1];
+        for (; g != g_end; ++g) {
+            if ((g->mask & alive) && g->name.size() == key.size() && g->name[0] == key[0] &&
+                std::memcmp(g->name.data(), key.data(), key.size()) == 0) {
+                hit = g->mask & alive;
+                break;  // names within a level are distinct
+            }
         }
         if (escaped) scratch.resize(mark);  // keys are compared, never kept
         return hit;
@@ -347,7 +395,8 @@ key:
         const unsigned char* b = p + 1;
         p = scan_string(b, end, escaped);
         if (!p) return frame_kind::invalid;
-        const std::uint32_t hit = match_key(cur, depth - 1, b, p - 1, escaped);
+        const std::uint32_t hit =
+            depth <= max_path_components ? match_key(cur, depth - 1, b, p - 1, escaped) : 0;
         leaf = hit & paths.len_eq[depth < paths.len_eq.size() ? depth : 0];
         inner = depth < paths.len_gt.size() ? hit & paths.len_gt[depth] : 0;
     }
@@ -397,7 +446,50 @@ bool valid_utf8(std::string_view s) {
 }
 }  // namespace detail
 
-void classify(const config& cfg, std::string_view payload, bool is_text, frame_info& out) {
+namespace detail {
+
+path_index::path_index(const config& cfg) {
+    const auto add = [this](const json_path& p, std::uint8_t r, std::size_t idx) {
+        if (n == max_tracked || p.empty() || p.size() > max_path_components) return;
+        for (const auto& c : p)
+            if (c.empty()) return;
+        path[n] = &p;
+        role[n] = r;
+        index[n] = static_cast<std::uint8_t>(idx);
+        const std::uint32_t bit = 1u << n;
+        all |= bit;
+        len_eq[p.size()] |= bit;
+        for (std::size_t d = 0; d < p.size(); ++d) len_gt[d] |= bit;
+        ++n;
+    };
+    add(cfg.type_path, r_type, 0);
+    add(cfg.success_path, r_success, 0);
+    add(cfg.error_path, r_error, 0);
+    for (std::size_t i = 0; i < cfg.chat_id_paths.size(); ++i) add(cfg.chat_id_paths[i], r_chat, i);
+    for (std::size_t i = 0; i < cfg.client_id_paths.size(); ++i)
+        add(cfg.client_id_paths[i], r_client, i);
+
+    // Per level, the distinct component names and the paths that have each.
+    for (std::size_t level = 0; level < max_path_components; ++level) {
+        level_begin[level] = static_cast<std::uint16_t>(groups.size());
+        for (int i = 0; i < n; ++i) {
+            if (path[i]->size() <= level) continue;
+            const std::string& name = (*path[i])[level];
+            bool merged = false;
+            for (std::size_t g = level_begin[level]; g < groups.size(); ++g) {
+                if (groups[g].name == name) {
+                    groups[g].mask |= 1u << i;
+                    merged = true;
+                }
+            }
+            if (!merged) groups.push_back(group{name, 1u << i});
+        }
+    }
+    level_begin[max_path_components] = static_cast<std::uint16_t>(groups.size());
+}
+
+void classify(const path_index& paths, const config& cfg, std::string_view payload, bool is_text,
+              frame_info& out) {
     out.type_slot = -1;
     out.type = {};
     out.chat_id = {};
@@ -417,15 +509,6 @@ void classify(const config& cfg, std::string_view payload, bool is_text, frame_i
         return;
     }
 
-    path_table paths;
-    paths.add(cfg.type_path, r_type, 0);
-    paths.add(cfg.success_path, r_success, 0);
-    paths.add(cfg.error_path, r_error, 0);
-    for (std::size_t i = 0; i < cfg.chat_id_paths.size(); ++i)
-        paths.add(cfg.chat_id_paths[i], r_chat, static_cast<int>(i));
-    for (std::size_t i = 0; i < cfg.client_id_paths.size(); ++i)
-        paths.add(cfg.client_id_paths[i], r_client, static_cast<int>(i));
-
     const std::size_t max_depth = cfg.max_depth < max_depth_limit ? cfg.max_depth : max_depth_limit;
     scanner s{paths, max_depth, payload, out.scratch_};
     out.kind = s.run();
@@ -434,8 +517,9 @@ void classify(const config& cfg, std::string_view payload, bool is_text, frame_i
         return;
     }
     // Paths were added in configuration order, so the first found one of a role wins.
-    for (int i = paths.n - 1; i >= 0; --i) {
-        if (!(s.found >> i & 1)) continue;
+    for (std::uint32_t m = s.found; m;) {
+        const int i = 31 - __builtin_clz(m);
+        m &= ~(1u << i);
         switch (paths.role[i]) {
             case r_type: out.type = s.value[i]; break;
             case r_error: out.error = s.value[i]; break;
@@ -457,6 +541,13 @@ void classify(const config& cfg, std::string_view payload, bool is_text, frame_i
             }
         }
     }
+}
+
+}  // namespace detail
+
+void classify(const config& cfg, std::string_view payload, bool is_text, frame_info& out) {
+    const detail::path_index paths(cfg);
+    detail::classify(paths, cfg, payload, is_text, out);
 }
 
 }  // namespace wsproxy::rules

@@ -1,11 +1,41 @@
 #pragma once
 // Internals shared by engine.cpp and the rule files; not part of the API.
+#include <array>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "rules/engine.hpp"
 
 namespace wsproxy::rules::detail {
+
+// The configured paths compiled for the scanner: which path has which role, and per level
+// the distinct key names with the paths that share each. Built once per engine (the
+// public classify() builds one per call). Holds pointers into the config it was built from.
+struct path_index {
+    static constexpr int max_tracked = 32;  // paths followed at once; more are ignored
+    enum role : std::uint8_t { r_type, r_success, r_error, r_chat, r_client };
+    struct group {
+        std::string_view name;
+        std::uint32_t mask;
+    };
+
+    explicit path_index(const config& cfg);
+
+    std::array<const json_path*, max_tracked> path{};
+    std::array<std::uint8_t, max_tracked> role{};
+    std::array<std::uint8_t, max_tracked> index{};  // index within chat/client lists
+    int n = 0;
+    std::uint32_t all = 0;
+    // len_eq[d]: paths with exactly d components; len_gt[d]: more than d.
+    std::array<std::uint32_t, max_path_components + 2> len_eq{};
+    std::array<std::uint32_t, max_path_components + 2> len_gt{};
+    std::vector<group> groups;  // by level: level_begin[l] .. level_begin[l + 1]
+    std::array<std::uint16_t, max_path_components + 1> level_begin{};
+};
+
+void classify(const path_index& paths, const config& cfg, std::string_view payload,
+              bool is_text, frame_info& out);
 
 // Everything one rule sees while the chain handles one event. Rules append actions to
 // `out`, may change the verdict for the current frame, and set `done` to end the chain.

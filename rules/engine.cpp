@@ -77,7 +77,8 @@ std::string query_value(std::string_view target, const std::string& key) {
 
 }  // namespace
 
-engine::engine(std::shared_ptr<const config> cfg) : cfg_(std::move(cfg)) {}
+engine::engine(std::shared_ptr<const config> cfg)
+    : cfg_(std::move(cfg)), paths_(std::make_shared<const path_index>(*cfg_)) {}
 
 void engine::on_open(const open_info& info, millis now, actions& out) {
     if (state_.current == phase::closed) return;
@@ -96,7 +97,7 @@ void engine::on_frame(direction from, std::string_view payload, bool is_text, mi
         out.emplace_back().what = action::kind::forward;
         return;
     }
-    classify(*cfg_, payload, is_text, frame_);
+    detail::classify(*paths_, *cfg_, payload, is_text, frame_);
     frame_ctx c{*cfg_, state_, frame_, from, now, out, payload};
     for (rule_fn rule : chain) {
         rule(c);

@@ -15,6 +15,10 @@
 
 namespace wsproxy::rules {
 
+namespace detail {
+struct path_index;
+}
+
 struct open_info {
     std::string target;  // request target of the upgrade: path and query, as sent
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
@@ -45,6 +49,7 @@ public:
 
 private:
     std::shared_ptr<const config> cfg_;
+    std::shared_ptr<const detail::path_index> paths_;  // cfg_'s paths, compiled once
     connection_state state_;
     frame_info frame_;
 };
