@@ -1,0 +1,40 @@
+# Helpers for end-to-end tests that run the built binaries as processes.
+# Source it; it sets BUILD (the build folder, first argument) and ROOT.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PY=/usr/bin/python3
+WORK=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
+pass() { echo "ok: $*"; }
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_http URL: until it answers 200, at most 10 s.
+wait_http() {
+  for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  fail "$1 did not come up"
+}
+
+# start NAME CMD...: runs CMD in the background, logging to $WORK/NAME.log.
+start() {
+  local name=$1; shift
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+# metric ADMIN_PORT 'name{labels}': the value of one series, as an integer.
+metric() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { printf "%d\n", $2; found=1 } END { if (!found) print "missing" }'
+}
+
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected $2, got $1"; }
