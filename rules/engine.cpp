@@ -94,6 +94,7 @@ void engine::on_open(const open_info& info, millis now, actions& out) {
 void engine::on_frame(direction from, std::string_view payload, bool is_text, millis now,
                       actions& out) {
     if (state_.current == phase::closed) {
+        frame_ = frame_info{};  // last_frame() must not keep views of an earlier payload
         out.emplace_back().what = action::kind::forward;
         return;
     }
