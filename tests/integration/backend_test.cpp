@@ -562,3 +562,18 @@ TEST_CASE("start reports a busy port through its error code", "[backend]") {
   CHECK_FALSE(second.start(ec));
   CHECK(ec);
 }
+
+TEST_CASE("a socket whose send queue exceeds --max-queue-bytes is closed with 1008 and logged",
+          "[backend]") {
+  backend b([](auto& o) { o.max_queue_bytes = 4096; });
+  ws_test::client c;
+  auto cid = connect_ready(c, b.port());
+  join(c, "big");
+  post_message(b.port(), "big", std::string(5000, 'x'));
+  while (c.read_text()) {
+  }
+  CHECK_FALSE(c.is_open());
+  CHECK(c.close_reason().code == ws_test::websocket::close_code::policy_error);
+  CHECK(b.log.count("Dropped client " + cid) == 1);
+  CHECK(eventually([&] { return b.srv->members("big") == 0; }));
+}
