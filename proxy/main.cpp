@@ -2,11 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
+#include "proxy/cli/commands.hpp"
 #include "proxy/log.hpp"
 #include "proxy/options.hpp"
 #include "proxy/server.hpp"
@@ -22,6 +24,7 @@ struct raw_flags {
     std::string log_level = "info";
     std::string mode;
     std::string admin_token_file;
+    std::vector<std::string> tap_redact;
     bool print_default_rules = false;
 };
 
@@ -32,7 +35,23 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "The backend, ws://HOST:PORT or wss://HOST:PORT (required). Paths and "
                    "queries are passed through as the client sent them");
     app.add_option("--admin", raw.admin,
-                   "Admin address for /healthz, /readyz and /metrics, HOST:PORT")
+                   "Admin address for /healthz, /readyz, /metrics, /connections, the /tap stream "
+                   "and the web viewer at /, HOST:PORT")
+        ->capture_default_str();
+    app.add_option("--admin-token", o.admin_token,
+                   "Require \"Authorization: Bearer TOKEN\" (or ?token=TOKEN) on the admin port, "
+                   "except /healthz and /readyz; prefer --admin-token-file, as flags show in ps");
+    app.add_option("--admin-token-file", raw.admin_token_file,
+                   "Read the admin token from this file (surrounding whitespace ignored)");
+    app.add_flag("--tap-payloads", o.tap_payloads,
+                 "Include frame payloads in /tap events, with --tap-redact paths replaced by "
+                 "\"[redacted]\" (default: metadata only)");
+    app.add_option("--tap-redact", raw.tap_redact,
+                   "JSON path (dotted) to redact in /tap payloads, repeatable; data.content is "
+                   "always redacted");
+    app.add_option("--tap-queue-limit", o.tap_queue_limit,
+                   "Events queued per /tap subscriber; a slower one loses the oldest "
+                   "(counted in wsproxy_tap_dropped_total)")
         ->capture_default_str();
     app.add_option("--threads", o.threads, "Worker threads (0: one per CPU)")->capture_default_str();
     app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve wss:// and https:// to clients");
@@ -88,11 +107,15 @@ int main(int argc, char** argv) {
     wsproxy::proxy_options opts;
     raw_flags raw;
     add_proxy_flags(app, opts, raw);
+    wsproxy::cli::commands commands;
+    wsproxy::cli::add_commands(app, commands);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+
+    if (int code = wsproxy::cli::run_chosen(commands); code >= 0) return code;
 
     if (raw.print_default_rules) {
         std::cout << wsproxy::rules::default_rules_yaml();
@@ -113,6 +136,18 @@ int main(int argc, char** argv) {
             throw wsproxy::startup_error(
                 "--upstream is required, e.g. --upstream ws://127.0.0.1:8081");
         opts.upstream = wsproxy::parse_upstream(raw.upstream);
+        if (!raw.admin_token_file.empty()) {
+            if (!opts.admin_token.empty())
+                throw wsproxy::startup_error(
+                    "--admin-token and --admin-token-file: give one or the other");
+            opts.admin_token = wsproxy::read_token_file(raw.admin_token_file, "--admin-token-file");
+        }
+        for (const auto& p : raw.tap_redact) {
+            if (p.empty()) throw wsproxy::startup_error("--tap-redact: the path is empty");
+            if (std::find(opts.tap_redact_paths.begin(), opts.tap_redact_paths.end(), p) ==
+                opts.tap_redact_paths.end())
+                opts.tap_redact_paths.push_back(p);
+        }
         if (!raw.mode.empty()) opts.mode = raw.mode;
 
         // Signals are taken before the threads start, so every thread inherits the mask.

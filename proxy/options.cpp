@@ -1,5 +1,6 @@
 #include "proxy/options.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -72,6 +73,22 @@ upstream_url parse_upstream(const std::string& text) {
     return u;
 }
 
+std::string read_token_file(const std::string& path, const char* flag) {
+    std::ifstream f(path);
+    if (!f)
+        throw startup_error(std::string(flag) + ": cannot read \"" + path +
+                            "\": " + std::strerror(errno));
+    std::string token;
+    std::getline(f, token);
+    auto space = [](unsigned char c) { return std::isspace(c) != 0; };
+    while (!token.empty() && space(static_cast<unsigned char>(token.back()))) token.pop_back();
+    std::size_t lead = 0;
+    while (lead < token.size() && space(static_cast<unsigned char>(token[lead]))) ++lead;
+    token.erase(0, lead);
+    if (token.empty()) throw startup_error(std::string(flag) + ": \"" + path + "\" holds no token");
+    return token;
+}
+
 void validate(const proxy_options& opts) {
     if (opts.upstream.host.empty())
         throw startup_error("--upstream is required, e.g. --upstream ws://127.0.0.1:8081");
@@ -98,6 +115,7 @@ void validate(const proxy_options& opts) {
     if (opts.drain_timeout < 0) throw startup_error("--drain-timeout: must not be negative");
     if (opts.max_message_bytes < 1024)
         throw startup_error("--max-message-bytes: must be at least 1024");
+    if (opts.tap_queue_limit < 1) throw startup_error("--tap-queue-limit: must be at least 1");
     if (opts.max_header_bytes < 1024)
         throw startup_error("--max-header-bytes: must be at least 1024");
 }

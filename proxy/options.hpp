@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "proxy/log.hpp"
 
@@ -56,12 +57,17 @@ struct proxy_options {
     std::size_t max_body_bytes{8u << 20};
     std::size_t max_connections{0};  // 0: derived from the descriptor limit
 
-    bool tap_payloads{false};
+    bool tap_payloads{false};          // /tap shows payloads (redacted at tap_redact_paths)
+    std::vector<std::string> tap_redact_paths{"data.content"};  // dotted JSON paths
+    std::size_t tap_queue_limit{4096};  // events queued per /tap subscriber before the oldest drop
     std::string admin_token;  // empty: admin endpoints are open (admin listens on loopback)
 };
 
 host_port parse_host_port(const std::string& text, const char* flag);
 upstream_url parse_upstream(const std::string& text);
+// The first line of a token file, without surrounding whitespace; throws startup_error
+// (naming `flag`) when the file cannot be read or holds no token.
+std::string read_token_file(const std::string& path, const char* flag);
 // Checks the combination of flags and that files are readable.
 void validate(const proxy_options& opts);
 

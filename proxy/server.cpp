@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/log.hpp"
+#include "proxy/tap.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/ws_pair.hpp"
 #include "rules/config.hpp"
@@ -75,6 +77,7 @@ struct server::impl {
     std::optional<ssl::context> client_tls;
     std::optional<ssl::context> upstream_tls;
     std::unique_ptr<metrics::registry> registry;
+    std::unique_ptr<tap::hub> tap;  // before `control`: handlers destroyed with it may name it
     std::vector<std::unique_ptr<worker>> workers;
     std::vector<std::thread> threads;
     net::io_context control{1};  // acceptor, admin server, drain timer
@@ -147,6 +150,38 @@ struct server::impl {
         });
     }
 
+    // /connections: each worker snapshots its own pairs on its own thread and posts the
+    // result back here; the last answer completes the reply.
+    void gather_connections(std::function<void(std::string)> done) {
+        struct gathering {
+            std::size_t waiting{0};
+            nlohmann::json connections = nlohmann::json::array();
+            std::function<void(std::string)> done;
+        };
+        auto g = std::make_shared<gathering>();
+        g->waiting = workers.size();
+        g->done = std::move(done);
+        for (auto& w : workers) {
+            net::post(w->ioc, [this, wp = w.get(), g] {
+                std::vector<nlohmann::json> snaps;
+                for (auto& [id, weak] : wp->pairs)
+                    if (auto p = weak.lock()) snaps.push_back(p->snapshot());
+                net::post(control, [g, snaps = std::move(snaps)]() mutable {
+                    for (auto& s : snaps) g->connections.push_back(std::move(s));
+                    if (--g->waiting != 0) return;
+                    auto& list = g->connections;
+                    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+                        return a["id"].template get<std::uint64_t>() <
+                               b["id"].template get<std::uint64_t>();
+                    });
+                    nlohmann::json body = {{"connections", std::move(list)}};
+                    g->done(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                            "\n");
+                });
+            });
+        }
+    }
+
     void stop_all() {
         if (stopped) return;
         stopped = true;
@@ -214,9 +249,21 @@ server::server(proxy_options opts) {
 
     impl_->listen_port = a.local_endpoint().port();
 
+    tap::hub_options tap_opts;
+    tap_opts.payloads = o.tap_payloads;
+    for (const auto& p : o.tap_redact_paths) tap_opts.redact.push_back(rules::split_path(p));
+    tap_opts.queue_limit = o.tap_queue_limit;
+    impl_->tap = std::make_unique<tap::hub>(impl_->control, *impl_->registry, std::move(tap_opts));
+    shared.tap = impl_->tap.get();
+
     admin::admin_hooks hooks;
     hooks.ready = [this] { return !impl_->shared.draining.load(); };
     hooks.metrics = [this] { return impl_->registry->render(); };
+    hooks.connections = [this](std::function<void(std::string)> done) {
+        impl_->gather_connections(std::move(done));
+    };
+    hooks.tap = impl_->tap.get();
+    hooks.token = o.admin_token;
     impl_->admin = std::make_unique<admin::admin_server>(impl_->control, o.admin, std::move(hooks));
 }
 

@@ -20,6 +20,9 @@
 namespace wsproxy {
 
 class ws_pair;
+namespace tap {
+class hub;
+}
 
 struct shared_state {
     explicit shared_state(proxy_options o) : opts(std::move(o)) {}
@@ -29,6 +32,7 @@ struct shared_state {
     boost::asio::ssl::context* client_tls{nullptr};           // set when --tls-cert is given
     boost::asio::ssl::context* upstream_tls{nullptr};         // set for wss:// upstreams
     metrics::registry* metrics{nullptr};
+    tap::hub* tap{nullptr};  // the live tap (proxy/tap.hpp); set before the workers start
     chat_registry chats;
     std::size_t max_connections{0};
     std::atomic<std::size_t> connections{0};  // upgrades admitted and not yet finished

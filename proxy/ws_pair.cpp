@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "proxy/connections.hpp"
 #include "proxy/headers.hpp"
 #include "proxy/log.hpp"
+#include "proxy/tap.hpp"
 #include "proxy/upstream_connect.hpp"
 
 namespace wsproxy {
@@ -242,6 +244,20 @@ void ws_pair::on_read(int s, beast::error_code ec) {
 }
 
 void ws_pair::run_actions(int from) {
+    if (tap::hub* t = w_.shared.tap; t && t->watching()) {
+        std::string_view frame;
+        bool text = true;
+        if (from >= 0) {
+            auto data = at(from).in.cdata();
+            frame = std::string_view(static_cast<const char*>(data.data()), data.size());
+            text = at(from).ws.got_text();
+        }
+        t->publish(id_, engine_, actions_,
+                   from < 0 ? std::nullopt
+                            : std::optional(from == client_side ? rules::direction::client_to_server
+                                                                : rules::direction::server_to_client),
+                   frame, text, w_.stats);
+    }
     for (auto& a : actions_) {
         switch (a.what) {
             case action::kind::forward:
@@ -448,8 +464,7 @@ void ws_pair::finish() {
 }
 
 nlohmann::json ws_pair::snapshot() const {
-    const auto& st = engine_.state();
-    return {{"id", id_}, {"remote", remote_}, {"client_id", st.client_id}};
+    return connection_snapshot(id_, remote_, opened_ms_, established_, engine_.state());
 }
 
 }  // namespace wsproxy

@@ -2,16 +2,111 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
+#include "proxy/admin/viewer.hpp"
 #include "proxy/log.hpp"
+#include "proxy/tap.hpp"
 
 namespace wsproxy::admin {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 namespace {
+
+bool same_secret(std::string_view a, std::string_view b) {
+    // Constant time in the length of the candidate: no early exit on the first difference.
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+// One /tap subscriber: a WebSocket that gets the hub's events for its filter, at its own
+// pace, through the subscriber's bounded queue. Admin thread only; owns itself.
+class tap_session : public tap::subscriber, public std::enable_shared_from_this<tap_session> {
+public:
+    tap_session(beast::tcp_stream stream, tap::filter f, tap::hub& hub)
+        : tap::subscriber(std::move(f), hub.options().queue_limit),
+          ws_(std::move(stream)),
+          hub_(hub),
+          hello_(std::make_shared<const std::string>(hub.hello())) {}
+
+    void start(http::request<http::string_body> req) {
+        auto& tcp = beast::get_lowest_layer(ws_);
+        tcp.expires_never();
+        beast::error_code ec;
+        // A small kernel buffer: a stalled reader shows up as drops here instead of
+        // megabytes parked in the kernel.
+        tcp.socket().set_option(net::socket_base::send_buffer_size(256 * 1024), ec);
+        websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(
+            beast::role_type::server);
+        t.idle_timeout = std::chrono::seconds(60);
+        t.keep_alive_pings = true;
+        ws_.set_option(t);
+        ws_.read_message_max(64 * 1024);
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& r) { r.set(http::field::server, "wsproxy admin"); }));
+        ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) return;
+            self->hub_.subscribe(self);
+            self->subscribed_ = true;
+            self->do_write();
+            self->do_read();
+        });
+    }
+
+protected:
+    void on_ready() override {
+        if (!writing_ && !ended_) do_write();
+    }
+
+private:
+    void do_read() {
+        // Messages from the subscriber are ignored; reading answers pings and sees the close.
+        ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->end();
+            self->in_.consume(self->in_.size());
+            self->do_read();
+        });
+    }
+
+    void do_write() {
+        if (ended_) return;
+        current_ = hello_ ? std::move(hello_) : next();
+        if (!current_) {
+            writing_ = false;
+            return;
+        }
+        writing_ = true;
+        ws_.text(true);
+        ws_.async_write(net::buffer(*current_),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec) return self->end();
+                            self->do_write();
+                        });
+    }
+
+    void end() {
+        if (ended_) return;
+        ended_ = true;
+        if (subscribed_) hub_.unsubscribe(this);
+        beast::error_code ec;
+        beast::get_lowest_layer(ws_).socket().close(ec);
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    tap::hub& hub_;
+    std::shared_ptr<const std::string> hello_;
+    std::shared_ptr<const std::string> current_;
+    beast::flat_buffer in_;
+    bool writing_{false};
+    bool subscribed_{false};
+    bool ended_{false};
+};
 
 class admin_session : public std::enable_shared_from_this<admin_session> {
 public:
@@ -30,9 +125,23 @@ private:
                          });
     }
 
+    bool authorized(std::string_view query) const {
+        if (hooks_.token.empty()) return true;
+        std::string_view auth = req_[http::field::authorization];
+        constexpr std::string_view bearer = "Bearer ";
+        if (auth.size() > bearer.size() && auth.substr(0, bearer.size()) == bearer &&
+            same_secret(auth.substr(bearer.size()), hooks_.token))
+            return true;
+        for (const auto& [name, value] : tap::parse_query(query))
+            if (name == "token" && same_secret(value, hooks_.token)) return true;
+        return false;
+    }
+
     void handle() {
         std::string_view target = req_.target();
-        std::string_view path = target.substr(0, target.find('?'));
+        auto q = target.find('?');
+        std::string_view path = target.substr(0, q);
+        std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
         if (req_.method() != http::verb::get && req_.method() != http::verb::head)
             return reply(http::status::method_not_allowed, "only GET is served here\n");
         if (path == "/healthz") return reply(http::status::ok, "ok\n");
@@ -40,10 +149,51 @@ private:
             return hooks_.ready() ? reply(http::status::ok, "ready\n")
                                   : reply(http::status::service_unavailable, "draining\n");
         }
+        if (!authorized(query)) {
+            res_extra_ = [](http::response<http::string_body>& r) {
+                r.set(http::field::www_authenticate, "Bearer realm=\"wsproxy admin\"");
+            };
+            return reply(http::status::unauthorized,
+                         "this admin port needs a token: send \"Authorization: Bearer <token>\"\n");
+        }
         if (path == "/metrics")
             return reply(http::status::ok, hooks_.metrics(), "text/plain; version=0.0.4");
+        if (path == "/" || path == "/index.html") {
+            res_extra_ = [](http::response<http::string_body>& r) {
+                // The page is self-contained: no other origin, and the token in its address
+                // never leaves in a Referer.
+                r.set("Content-Security-Policy",
+                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                      "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'");
+                r.set("Referrer-Policy", "no-referrer");
+                r.set("X-Content-Type-Options", "nosniff");
+                r.set("X-Frame-Options", "DENY");
+            };
+            return reply(http::status::ok, viewer_html(), "text/html; charset=utf-8");
+        }
+        if (path == "/connections") {
+            if (!hooks_.connections)
+                return reply(http::status::ok, "{\"connections\":[]}\n", "application/json");
+            hooks_.connections([self = shared_from_this()](std::string body) {
+                self->reply(http::status::ok, std::move(body), "application/json");
+            });
+            return;
+        }
+        if (path == "/tap") {
+            if (!hooks_.tap) return reply(http::status::not_found, "no tap here\n");
+            if (!websocket::is_upgrade(req_))
+                return reply(http::status::upgrade_required,
+                             "/tap is a WebSocket: connect with a WebSocket client, or run "
+                             "`wsproxy tap`\n");
+            std::string error;
+            auto f = tap::parse_filter(query, error);
+            if (!f) return reply(http::status::bad_request, error + "\n");
+            std::make_shared<tap_session>(std::move(stream_), std::move(*f), *hooks_.tap)
+                ->start(std::move(req_));
+            return;
+        }
         reply(http::status::not_found,
-              "not found; try /healthz, /readyz or /metrics\n");
+              "not found; try /, /healthz, /readyz, /metrics, /connections or /tap\n");
     }
 
     void reply(http::status status, std::string body, const char* type = "text/plain") {
@@ -52,9 +202,12 @@ private:
         res_.version(req_.version());
         res_.set(http::field::content_type, type);
         res_.set(http::field::cache_control, "no-store");
+        if (res_extra_) res_extra_(res_);
+        res_extra_ = nullptr;
         res_.keep_alive(req_.keep_alive());
         res_.body() = std::move(body);
         res_.prepare_payload();
+        if (req_.method() == http::verb::head) res_.body().clear();
         http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec || !self->res_.keep_alive()) return self->close();
             self->do_read();
@@ -72,6 +225,7 @@ private:
     beast::flat_buffer buf_;
     http::request<http::string_body> req_;
     http::response<http::string_body> res_;
+    std::function<void(http::response<http::string_body>&)> res_extra_;
 };
 
 }  // namespace

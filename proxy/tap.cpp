@@ -1,0 +1,362 @@
+#include "proxy/tap.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "metrics/registry.hpp"
+#include "rules/classify.hpp"
+#include "rules/engine.hpp"
+
+namespace wsproxy::tap {
+namespace net = boost::asio;
+
+namespace {
+
+// Untrusted strings copied into an event are bounded: a tap line stays small.
+constexpr std::size_t max_field_bytes = 256;
+
+std::string bounded(std::string_view s) { return std::string(s.substr(0, max_field_bytes)); }
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string url_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+                   hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+const nlohmann::json* find_path(const nlohmann::json& j, const rules::json_path& path) {
+    const nlohmann::json* node = &j;
+    for (const auto& part : path) {
+        if (!node->is_object()) return nullptr;
+        auto it = node->find(part);
+        if (it == node->end()) return nullptr;
+        node = &*it;
+    }
+    return node;
+}
+
+// Type and chat of a frame the proxy built itself (an injection): rare, so a full parse is fine.
+void describe_own_frame(const rules::config& cfg, const std::string& payload, frame_event& e) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        e.invalid = true;
+        return;
+    }
+    if (auto* t = find_path(j, cfg.type_path); t && t->is_string()) e.type = bounded(t->get<std::string>());
+    std::vector<rules::json_path> chat_paths = cfg.chat_id_paths;
+    chat_paths.push_back(cfg.join_chat_id_path);
+    for (const auto& p : chat_paths) {
+        if (auto* c = find_path(j, p); c && c->is_string()) {
+            e.chat_id = bounded(c->get<std::string>());
+            break;
+        }
+    }
+}
+
+}  // namespace
+
+bool filter::matches(const frame_event& e) const {
+    auto in = [](const auto& list, const auto& v) {
+        return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+    };
+    return in(chat_ids, e.chat_id) && in(client_ids, e.client_id) && in(types, e.type) &&
+           in(conns, e.conn) && in(directions, e.dir);
+}
+
+std::optional<rules::direction> parse_direction(std::string_view t) {
+    if (t == "client_to_server" || t == "c2s" || t == "up" || t == "out")
+        return rules::direction::client_to_server;
+    if (t == "server_to_client" || t == "s2c" || t == "down" || t == "in")
+        return rules::direction::server_to_client;
+    return std::nullopt;
+}
+
+const char* direction_name(rules::direction d) {
+    return d == rules::direction::client_to_server ? "client_to_server" : "server_to_client";
+}
+
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view part = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (part.empty()) continue;
+        auto eq = part.find('=');
+        if (eq == std::string_view::npos)
+            out.emplace_back(url_decode(part), std::string());
+        else
+            out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
+    }
+    return out;
+}
+
+std::optional<filter> parse_filter(std::string_view query, std::string& error) {
+    filter f;
+    for (auto& [name, value] : parse_query(query)) {
+        if (name == "chat_id" || name == "chat") {
+            f.chat_ids.push_back(value);
+        } else if (name == "client_id" || name == "client") {
+            f.client_ids.push_back(value);
+        } else if (name == "type") {
+            f.types.push_back(value);
+        } else if (name == "conn") {
+            std::uint64_t n = 0;
+            auto* end = value.data() + value.size();
+            auto [p, ec] = std::from_chars(value.data(), end, n);
+            if (value.empty() || ec != std::errc{} || p != end) {
+                error = "conn: expected a connection id (a number), got \"" + value + "\"";
+                return std::nullopt;
+            }
+            f.conns.push_back(n);
+        } else if (name == "direction") {
+            auto d = parse_direction(value);
+            if (!d) {
+                error = "direction: expected client_to_server or server_to_client, got \"" +
+                        value + "\"";
+                return std::nullopt;
+            }
+            f.directions.push_back(*d);
+        }
+    }
+    return f;
+}
+
+nlohmann::json redacted_payload(const std::string& text, const std::vector<rules::json_path>& paths) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return text;
+    for (const auto& path : paths) {
+        if (path.empty()) continue;
+        nlohmann::json* node = &j;
+        for (std::size_t i = 0; node && i + 1 < path.size(); ++i) {
+            if (!node->is_object()) {
+                node = nullptr;
+                break;
+            }
+            auto it = node->find(path[i]);
+            node = it == node->end() ? nullptr : &*it;
+        }
+        if (node && node->is_object() && node->contains(path.back()))
+            (*node)[path.back()] = "[redacted]";
+    }
+    return j;
+}
+
+std::string iso_time(std::int64_t ms) {
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms % 1000));
+    return buf;
+}
+
+nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>& redact) {
+    auto or_null = [](const std::string& s) -> nlohmann::json {
+        return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+    };
+    nlohmann::json j = {
+        {"time", iso_time(e.time_ms)},
+        {"ts", e.time_ms},
+        {"conn", e.conn},
+        {"client_id", or_null(e.client_id)},
+        {"direction", direction_name(e.dir)},
+        {"type", or_null(e.type)},
+        {"chat_id", or_null(e.chat_id)},
+        {"size", e.size},
+        {"flags",
+         {{"injected", e.injected},
+          {"hidden", e.hidden},
+          {"replaced", e.replaced},
+          {"invalid", e.invalid},
+          {"binary", e.binary},
+          {"uninspected", e.uninspected}}},
+    };
+    if (e.payload) j["payload"] = redacted_payload(*e.payload, redact);
+    if (e.payload_truncated) j["payload_omitted"] = "larger than the tap's payload limit";
+    return j;
+}
+
+subscriber::subscriber(filter f, std::size_t queue_limit)
+    : filter_(std::move(f)), limit_(std::max<std::size_t>(queue_limit, 1)) {}
+
+std::size_t subscriber::offer(std::shared_ptr<const std::string> line) {
+    std::size_t dropped = 0;
+    if (queue_.size() >= limit_) {
+        queue_.pop_front();
+        ++dropped_unreported_;
+        ++dropped_total_;
+        dropped = 1;
+    }
+    bool was_idle = !has_next();
+    queue_.push_back(std::move(line));
+    if (was_idle) on_ready();
+    return dropped;
+}
+
+void subscriber::lost(std::uint64_t n) {
+    bool was_idle = !has_next();
+    dropped_unreported_ += n;
+    dropped_total_ += n;
+    if (was_idle) on_ready();
+}
+
+std::shared_ptr<const std::string> subscriber::next() {
+    if (dropped_unreported_) {
+        auto notice = std::make_shared<const std::string>(
+            nlohmann::json{{"dropped", dropped_unreported_}, {"dropped_total", dropped_total_}}
+                .dump());
+        dropped_unreported_ = 0;
+        return notice;
+    }
+    if (queue_.empty()) return nullptr;
+    auto line = std::move(queue_.front());
+    queue_.pop_front();
+    return line;
+}
+
+hub::hub(net::io_context& admin, metrics::registry& reg, hub_options opts)
+    : admin_(admin), registry_(reg), opts_(std::move(opts)) {}
+
+void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::actions& acts,
+                  std::optional<rules::direction> from, std::string_view payload, bool text,
+                  metrics::shard& stats) {
+    std::vector<frame_event> events;
+    const auto& st = eng.state();
+    const auto now = wall_ms();
+    auto base = [&] {
+        frame_event e;
+        e.time_ms = now;
+        e.conn = conn;
+        e.client_id = bounded(st.client_id);
+        return e;
+    };
+    auto with_payload = [&](frame_event& e, std::string_view p) {
+        if (!opts_.payloads || e.binary || e.uninspected) return;
+        if (p.size() > opts_.max_payload_bytes)
+            e.payload_truncated = true;
+        else
+            e.payload.emplace(p);
+    };
+    for (const auto& a : acts) {
+        using kind = rules::action::kind;
+        if (a.what == kind::inject) {
+            frame_event e = base();
+            e.dir = a.to;
+            e.injected = true;
+            e.size = a.payload.size();
+            describe_own_frame(eng.cfg(), a.payload, e);
+            with_payload(e, a.payload);
+            events.push_back(std::move(e));
+        } else if (from && (a.what == kind::forward || a.what == kind::replace ||
+                            a.what == kind::hide)) {
+            const auto& fi = eng.last_frame();
+            frame_event e = base();
+            e.dir = *from;
+            e.size = payload.size();
+            e.hidden = a.what == kind::hide;
+            e.replaced = a.what == kind::replace;
+            e.binary = !text || fi.kind == rules::frame_kind::binary;
+            e.invalid = fi.kind == rules::frame_kind::invalid ||
+                        fi.kind == rules::frame_kind::not_object;
+            e.uninspected = fi.kind == rules::frame_kind::too_deep ||
+                            fi.kind == rules::frame_kind::too_large;
+            if (fi.kind == rules::frame_kind::object) {
+                e.type = bounded(fi.type);
+                e.chat_id = bounded(fi.chat_id);
+            }
+            with_payload(e, payload);
+            events.push_back(std::move(e));
+            from.reset();  // one event per frame
+        }
+    }
+    if (events.empty()) return;
+    // The admin thread may fall behind; bound what waits in its queue, and say so in the stream.
+    if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_in_flight) {
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        lost_.fetch_add(events.size(), std::memory_order_relaxed);
+        stats.count(metrics::proxy_stat::tap_dropped, 0, events.size());
+        return;
+    }
+    net::post(admin_, [this, events = std::move(events)] {
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        deliver(events);
+    });
+}
+
+void hub::deliver(const std::vector<frame_event>& events) {
+    // Subscribers that left are pruned here (and in unsubscribe).
+    std::vector<std::shared_ptr<subscriber>> live;
+    live.reserve(subs_.size());
+    for (auto& w : subs_)
+        if (auto s = w.lock()) live.push_back(std::move(s));
+    if (auto lost = lost_.exchange(0, std::memory_order_relaxed))
+        for (auto& s : live) s->lost(lost);
+    std::uint64_t dropped = 0;
+    for (const auto& e : events) {
+        std::shared_ptr<const std::string> line;  // rendered once, shared by every subscriber
+        for (auto& s : live) {
+            if (!s->wants().matches(e)) continue;
+            if (!line) line = std::make_shared<const std::string>(to_json(e, opts_.redact).dump(
+                    -1, ' ', false, nlohmann::json::error_handler_t::replace));
+            dropped += s->offer(line);
+        }
+    }
+    if (dropped) registry_.control().count(metrics::proxy_stat::tap_dropped, 0, dropped);
+}
+
+void hub::subscribe(const std::shared_ptr<subscriber>& s) {
+    subs_.push_back(s);
+    subscribers_.store(static_cast<unsigned>(subs_.size()), std::memory_order_relaxed);
+    registry_.set_tap_subscribers(subs_.size());
+}
+
+void hub::unsubscribe(const subscriber* s) {
+    std::erase_if(subs_, [s](const std::weak_ptr<subscriber>& w) {
+        auto p = w.lock();
+        return !p || p.get() == s;
+    });
+    subscribers_.store(static_cast<unsigned>(subs_.size()), std::memory_order_relaxed);
+    registry_.set_tap_subscribers(subs_.size());
+}
+
+std::string hub::hello() const {
+    nlohmann::json redact = nlohmann::json::array();
+    for (const auto& p : opts_.redact) redact.push_back(rules::join_path(p));
+    return nlohmann::json{{"tap",
+                           {{"payloads", opts_.payloads},
+                            {"redacted_paths", redact},
+                            {"queue_limit", opts_.queue_limit}}}}
+        .dump();
+}
+
+}  // namespace wsproxy::tap
