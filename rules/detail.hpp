@@ -81,6 +81,13 @@ void emit_log(actions& out, log_level level, const char* event, nlohmann::json f
 void emit_inject(actions& out, direction to, std::string payload);
 void emit_chat(actions& out, action::kind what, std::string_view chat_id);
 
+// Per-connection bounds: a client cannot grow our state without limit. A chat id longer
+// than this, or a new chat beyond this many tracked ones, is relayed but not tracked
+// (and so never injected).
+inline constexpr std::size_t max_chat_id_bytes = 256;
+inline constexpr std::size_t max_tracked_chats = 64;
+bool trackable(const connection_state& st, std::string_view chat_id);
+
 // State helpers (emit.cpp).
 chat_entry* find_chat(connection_state& st, std::string_view chat_id);
 bool is_joined(const chat_entry* e);  // requested or acknowledged

@@ -40,6 +40,11 @@ chat_entry* find_chat(connection_state& st, std::string_view chat_id) {
     return nullptr;
 }
 
+bool trackable(const connection_state& st, std::string_view chat_id) {
+    return chat_id.size() <= max_chat_id_bytes &&
+           st.chats.size() + st.would_join.size() < max_tracked_chats;
+}
+
 bool is_joined(const chat_entry* e) {
     return e && (e->state == join_state::requested || e->state == join_state::acknowledged);
 }

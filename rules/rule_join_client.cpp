@@ -10,7 +10,8 @@
 //
 // Always: count join_chat{client}; a pending join answer {X, by client}; the frame is
 // forwarded. X == the URL's chat: the grace timer is cancelled (the client joined itself).
-// In observe mode X leaves would_join. Without a chat_id only the count happens.
+// In observe mode X leaves would_join. Without a chat_id, or beyond the bounds of
+// detail.hpp (a huge id, too many chats), only the count happens.
 #include "rules/detail.hpp"
 
 namespace wsproxy::rules::detail {
@@ -22,6 +23,7 @@ void rule_join_client(frame_ctx& c) {
     if (x.empty()) return;
 
     chat_entry* e = find_chat(c.st, x);
+    if (!e && !trackable(c.st, x)) return;
     if (!is_joined(e)) single_chat_before_join(c, x);
     e = find_chat(c.st, x);  // single_chat may have changed the list
     if (!e) {

@@ -11,6 +11,7 @@
 //   grace pending, X known   | timer, now >= deadline                 | -                                 | no timer
 //   none                     | client frame naming X (not join/leave) | inject_join(X, frame_for_unjoined)| see below
 //   requested/ack/failed     | client frame naming X                  | - (never a second join, no retry) | unchanged
+//   none, beyond the bounds  | client frame naming X                  | - (see trackable() in detail.hpp) | unchanged
 //
 // inject_join(X): count join_missing, then
 //   fix:     single_chat leaves; inject join_chat X upstream; count join_chat{injected};
@@ -51,7 +52,7 @@ void rule_join_inject(frame_ctx& c) {
     if (c.from_client()) {
         const std::string_view x = c.fi.chat_id;
         if (x.empty() || c.is_type(c.cfg.join_chat) || c.is_type(c.cfg.leave_chat)) return;
-        if (!already_named(c, x)) inject_join(c, x, "frame_for_unjoined_chat");
+        if (!already_named(c, x) && trackable(c.st, x)) inject_join(c, x, "frame_for_unjoined_chat");
         return;
     }
     if (c.is_type(c.cfg.connection_ready) && !c.st.query_chat_id.empty() &&

@@ -499,3 +499,15 @@ TEST_CASE("an ordinary forwarded frame reuses the actions vector", "[engine]") {
     CHECK(s.out.data() == before);
     CHECK(s.out.size() == 2);
 }
+
+TEST_CASE("a client cannot grow the per-connection state without bound", "[engine]") {
+    script s;
+    greet(s);
+    // A chat id beyond 256 bytes is relayed, never tracked or injected.
+    CHECK(s.client(f::send(std::string(300, 'x')), 200) ==
+          fwd({"count frames c2s/send_message", "user_message " + std::string(300, 'x') + " unregistered"}));
+    for (int i = 0; i < 100; ++i) s.client(f::send("chat-" + std::to_string(i)), 300 + i);
+    CHECK(s.eng.state().chats.size() == 64);
+    CHECK(s.client(f::join("one-more"), 500) == fwd({"count frames c2s/join_chat", "count join_chat 0"}));
+    CHECK(s.eng.state().chats.size() == 64);
+}
