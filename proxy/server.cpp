@@ -122,6 +122,21 @@ struct server::impl {
         std::make_shared<http_session>(w, std::move(stream), std::move(address))->start();
     }
 
+    // Once a second per worker: find writes that have stalled (peers that stopped reading).
+    void sweep(worker& w, std::shared_ptr<net::steady_timer> timer) {
+        timer->expires_after(std::chrono::seconds(1));
+        timer->async_wait([this, &w, timer](beast::error_code ec) {
+            if (ec) return;
+            auto now = now_ms();
+            std::vector<std::shared_ptr<ws_pair>> live;
+            live.reserve(w.pairs.size());
+            for (auto& [id, weak] : w.pairs)
+                if (auto p = weak.lock()) live.push_back(std::move(p));
+            for (auto& p : live) p->check_write_stall(now);
+            sweep(w, timer);
+        });
+    }
+
     void drain_tick(std::chrono::steady_clock::time_point close_at, bool closed_sessions,
                     std::chrono::steady_clock::time_point give_up_at) {
         auto now = std::chrono::steady_clock::now();
@@ -275,6 +290,7 @@ server::~server() {
 void server::start() {
     auto& i = *impl_;
     for (auto& w : i.workers) {
+        i.sweep(*w, std::make_shared<net::steady_timer>(w->ioc));
         i.threads.emplace_back([wp = w.get()] {
             auto guard = net::make_work_guard(wp->ioc);
             wp->ioc.run();

@@ -311,10 +311,12 @@ void ws_pair::do_write(int s) {
     leg& l = at(s);
     if (l.out.empty() || l.writing) return;
     l.writing = true;
+    l.write_started = now_ms();
     auto& msg = l.out.front();
     auto self = shared_from_this();
     if (msg.is_close) {
         l.write_done = true;
+        l.close_sent = true;
         l.ws.async_close(msg.reason, [self, s](beast::error_code ec) { self->on_write(s, ec); });
         return;
     }
@@ -381,6 +383,12 @@ void ws_pair::on_leg_ended(int s, beast::error_code ec) {
         if (to_other.code == websocket::close_code::none)
             to_other.code = websocket::close_code::normal;
         why = s == client_side ? close_reason::client_close : close_reason::server_close;
+    } else if (l.slow) {
+        to_other = s == client_side
+                       ? websocket::close_reason{websocket::close_code::going_away, "client too slow"}
+                       : websocket::close_reason{websocket::close_code::try_again_later,
+                                                 "upstream too slow"};
+        why = close_reason::slow_consumer;
     } else if (ec == beast::error::timeout) {
         to_other = {websocket::close_code::going_away, "idle timeout"};
         why = close_reason::idle_timeout;
@@ -409,7 +417,7 @@ void ws_pair::on_leg_ended(int s, beast::error_code ec) {
     if (first) {
         closed_by_ = who;
         close_reason_ = ec == websocket::error::closed ? l.ws.reason() : to_other;
-        if (ec != websocket::error::closed && why != close_reason::too_big)
+        if (ec != websocket::error::closed && why != close_reason::too_big && !l.slow)
             close_reason_ = {websocket::close_code::abnormal, ec.message()};
         if (why == close_reason::too_big) close_reason_ = {websocket::close_code::too_big, ""};
         w_.stats.count(why);
@@ -434,6 +442,36 @@ void ws_pair::drain() {
                 -1);
 }
 
+void ws_pair::check_write_stall(std::int64_t now) {
+    if (!established_ || finished_) return;
+    auto limit = static_cast<std::int64_t>(w_.shared.opts.write_timeout * 1000);
+    for (int s : {client_side, server_side}) {
+        leg& l = at(s);
+        if (l.writing && !l.slow && !l.read_done && now - l.write_started >= limit) close_slow(s);
+    }
+}
+
+void ws_pair::close_slow(int s) {
+    leg& l = at(s);
+    l.slow = true;
+    log::write(log::level::warn, "peer_too_slow",
+               {{"conn", id_}, {"side", s == client_side ? "client" : "server"},
+                {"write_timeout_s", w_.shared.opts.write_timeout}});
+    // The close frame waits behind the stalled write; if the peer reads again it
+    // gets the rest and then 1013. If not, the socket is cut a second later.
+    l.write_done = true;
+    drop_queue(s);
+    if (!l.close_sent) {
+        l.close_sent = true;
+        l.ws.async_close({websocket::close_code::try_again_later, "too slow"},
+                         [self = shared_from_this()](beast::error_code) {});
+    }
+    hard_close_.emplace(w_.ioc, std::chrono::seconds(1));
+    hard_close_->async_wait([self = shared_from_this(), s](beast::error_code ec) {
+        if (!ec && !self->at(s).read_done) self->at(s).ws.next_layer().close();
+    });
+}
+
 void ws_pair::arm_timer(rules::millis at) {
     if (timer_at_ != -1 && timer_at_ <= at) return;
     timer_at_ = at;
@@ -451,6 +489,7 @@ void ws_pair::finish() {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    if (hard_close_) hard_close_->cancel();
     w_.pairs.erase(id_);
     if (!established_) return;
     w_.stats.connection_closed();

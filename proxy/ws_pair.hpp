@@ -26,6 +26,9 @@ public:
     void start();
     // Graceful drain: both legs get close 1001 after the frames already queued.
     void drain();
+    // Called about once a second by the worker: a write stalled for longer than
+    // --write-timeout means the peer stopped reading; it is closed as too slow.
+    void check_write_stall(std::int64_t now);
     // The connection as /connections shows it.
     nlohmann::json snapshot() const;
 
@@ -69,6 +72,9 @@ private:
         bool read_done{false};   // this leg will deliver nothing more
         bool write_done{false};  // nothing more may be written to this leg
         unsigned borrowed{0};    // queued entries elsewhere that point into `in`
+        std::int64_t write_started{0};  // now_ms() when the current write began
+        bool slow{false};        // closed because it stopped reading
+        bool close_sent{false};  // a close frame is written or on its way (only one may be)
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
@@ -90,6 +96,7 @@ private:
     void release_borrow(int s);
     void drop_queue(int s);
     void arm_timer(rules::millis at);
+    void close_slow(int s);
     void finish();
 
     worker& w_;
@@ -103,6 +110,7 @@ private:
     rules::engine engine_;
     rules::actions actions_;
     boost::asio::steady_timer timer_;
+    std::optional<boost::asio::steady_timer> hard_close_;
     rules::millis timer_at_{-1};
     bool established_{false};
     bool finished_{false};

@@ -72,6 +72,8 @@ public:
             ws_->set_option(pmd);
         }
         ws_->read_message_max(o.max_message);
+        // Mask whole messages in one buffer, so a large message goes out in one write.
+        ws_->write_buffer_bytes(1u << 20);
         auto headers = o.headers;
         ws_->set_option(websocket::stream_base::decorator([headers](websocket::request_type& r) {
             for (auto& [k, v] : headers) r.insert(k, v);
@@ -137,7 +139,12 @@ public:
         for (int i = 0; i < 1000; ++i) {
             auto m = read();
             if (m.ec == websocket::error::closed) return ws_->reason();
-            if (m.ec) return {};
+            if (m.ec) {
+                // A close frame may have come before the error (replying to it can fail
+                // with a broken pipe once the peer has hung up): its reason is kept.
+                last_error_ = m.ec;
+                return ws_->reason();
+            }
         }
         return {};
     }
@@ -148,6 +155,9 @@ public:
         run();
         return result;
     }
+
+    // The error that ended read_until_closed() without a close frame.
+    beast::error_code last_error() const { return last_error_; }
 
     // Drops the TCP connection without a closing handshake.
     void vanish() { ws_->next_layer().close(); }
@@ -162,6 +172,7 @@ private:
     client_options opts_;
     std::optional<websocket::stream<wsproxy::flex_stream>> ws_;
     websocket::response_type response_;
+    beast::error_code last_error_;
 };
 
 // One plain HTTP request with a bounded wait; returns the response (status 0 on failure).

@@ -107,12 +107,15 @@ TEST_CASE("a message over the size limit closes its sender with 1009 and the ups
           "[relay]") {
     test_upstream::server up;
     auto o = proxy_options_for(up.port());
-    o.max_message_bytes = 64 * 1024;
+    o.max_message_bytes = 1024;
     running_proxy proxy(o);
     client c;
     REQUIRE_FALSE(c.connect(proxy.port()));
-    REQUIRE_FALSE(c.send(std::string(100 * 1024, 'x')));
+    // Small enough to sit in the socket buffers at once: a sender still writing when
+    // the proxy hangs up would get a reset that can swallow the close frame.
+    REQUIRE_FALSE(c.send(std::string(2000, 'x')));
     auto reason = c.read_until_closed();
+    INFO("read: " << c.last_error().message());
     CHECK(reason.code == websocket::close_code::too_big);
     REQUIRE(eventually([&] { return !up.close_codes().empty(); }));
     CHECK(up.close_codes().front() == 1001);
@@ -394,4 +397,44 @@ TEST_CASE("a drain fails readiness, refuses new connections and closes sessions 
     CHECK(up.close_codes()[0] == 1001);
     proxy->wait();
     CHECK(proxy->metrics().value("wsproxy_connections_closed_total", {{"reason", "drain"}}) == 1);
+}
+
+TEST_CASE("a client that stops reading is closed as too slow and its upstream gets 1001",
+          "[relay][limits]") {
+    test_upstream::server up;
+    auto opts = proxy_options_for(up.port());
+    opts.write_timeout = 0.3;
+    running_proxy proxy(opts);
+    client c;
+    REQUIRE_FALSE(c.connect(proxy.port()));
+    // 40 MB towards a client that reads nothing: far more than the socket buffers hold.
+    for (int i = 0; i < 10; ++i) REQUIRE_FALSE(c.send("big:4000000"));
+    REQUIRE(eventually([&] { return up.close_codes().size() == 1; }, std::chrono::seconds(10)));
+    CHECK(up.close_codes()[0] == 1001);
+    CHECK(proxy.server->metrics().value("wsproxy_connections_closed_total",
+                                        {{"reason", "slow_consumer"}}) == 1);
+}
+
+TEST_CASE("an upstream that stops reading is closed as too slow and the client gets 1013",
+          "[relay][limits]") {
+    test_upstream::server up;
+    auto opts = proxy_options_for(up.port());
+    opts.write_timeout = 0.3;
+    running_proxy proxy(opts);
+    client c;
+    REQUIRE_FALSE(c.connect(proxy.port()));
+    REQUIRE_FALSE(c.send("stall"));
+    // 12 MiB: more than the upstream's socket buffers take, less than all the buffers
+    // on the way, so the client's own writes finish and it then only reads.
+    std::string chunk(1u << 20, 's');
+    beast::error_code ec;
+    for (int i = 0; i < 12 && !ec; ++i) ec = c.send(chunk);
+    auto reason = c.read_until_closed();
+    REQUIRE(eventually([&] {
+        return proxy.server->metrics().value("wsproxy_connections_closed_total",
+                                             {{"reason", "slow_consumer"}}) == 1;
+    }));
+    // The close frame comes unless the client was still writing when the proxy hung up.
+    INFO("send: " << ec.message() << ", read: " << c.last_error().message());
+    if (!ec) CHECK(reason.code == websocket::close_code::try_again_later);
 }

@@ -9,6 +9,7 @@
 //   text "drop"                 -> drops the TCP connection without a close
 //   text "big:N"                -> sends a text message of N bytes
 //   text "headers"              -> sends the upgrade request's headers as JSON
+//   text "stall"                -> stops reading (until the server stops)
 //   any other message           -> echoed with its kind (text or binary)
 //   plain HTTP                  -> 200 {"method","target","body","headers"}
 #include <atomic>
@@ -215,6 +216,10 @@ private:
                 ws.text(true);
                 ws.write(net::buffer(std::string(std::stoul(text.substr(4)), 'x')), ec);
                 continue;
+            }
+            if (ws.got_text() && text == "stall") {
+                while (!stopped_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                return;
             }
             if (ws.got_text() && text == "headers") {
                 ws.text(true);
