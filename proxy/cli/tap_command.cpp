@@ -141,12 +141,15 @@ int run_tap(const tap_args& a) {
     auto fail = [&](const std::string& message) {
         std::fprintf(stderr, "wsproxy tap: %s\n", message.c_str());
         exit_code = 1;
+        // Beast may still have a handshake or idle timer armed: nothing more is wanted.
+        ioc.stop();
     };
 
     std::function<void()> read_next = [&] {
         ws.async_read(buf, [&](beast::error_code ec, std::size_t) {
             if (ec == websocket::error::closed) {
                 std::fprintf(stderr, "wsproxy tap: the proxy closed the stream\n");
+                ioc.stop();
                 return;
             }
             if (ec) return fail("lost the admin connection to " + where + ": " + ec.message());
@@ -167,7 +170,8 @@ int run_tap(const tap_args& a) {
                              info.value("payloads", false) ? "shown, redacted" : "not shown");
             }
             if (is_frame && a.max_frames && ++frames >= a.max_frames) {
-                ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
+                ws.async_close(websocket::close_code::normal,
+                               [&](beast::error_code) { ioc.stop(); });
                 return;
             }
             read_next();
