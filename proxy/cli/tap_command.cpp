@@ -97,6 +97,7 @@ std::string render(const nlohmann::json& ev, const palette& p) {
         if (text.size() > 240) text = text.substr(0, 240) + "...";
         line += std::string("  ") + p.dim() + text + p.reset();
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     return line;
 }
 
