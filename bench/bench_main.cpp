@@ -27,7 +27,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <cctype>
 #include <cinttypes>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -528,6 +530,37 @@ long long proc_rss_bytes(const std::vector<int>& pids) {
     return total;
 }
 
+// Per-CPU jiffies from /proc/stat: {busy, total} for cpu0, cpu1, ... Busy excludes idle and
+// iowait. Used to show how busy each CPU was during the window, including by processes
+// that are not part of the run (a shared machine is a noisy machine).
+std::vector<std::pair<unsigned long long, unsigned long long>> cpu_jiffies() {
+    std::vector<std::pair<unsigned long long, unsigned long long>> out;
+    std::ifstream f("/proc/stat");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("cpu", 0) != 0 || line.size() < 4 || !std::isdigit(static_cast<unsigned char>(line[3])))
+            continue;
+        std::istringstream in(line.substr(line.find(' ')));
+        unsigned long long v[10] = {};
+        for (auto& x : v) in >> x;
+        unsigned long long total = 0;
+        for (int i = 0; i < 8; ++i) total += v[i];  // guest time is already in user
+        out.emplace_back(total - v[3] - v[4], total);
+    }
+    return out;
+}
+
+nlohmann::json cpu_busy_percent(
+    const std::vector<std::pair<unsigned long long, unsigned long long>>& a,
+    const std::vector<std::pair<unsigned long long, unsigned long long>>& b) {
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        const auto total = b[i].second - a[i].second;
+        out.push_back(total ? 100.0 * double(b[i].first - a[i].first) / double(total) : 0.0);
+    }
+    return out;
+}
+
 double self_cpu_seconds() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -693,10 +726,12 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
         const double p0 = pids.empty() ? -1 : proc_cpu_seconds(pids);
         const double c0 = self_cpu_seconds();
+        const auto j0 = cpu_jiffies();
         const auto w0 = clock_type::now();
         shared.recording.store(true);
         std::this_thread::sleep_for(std::chrono::duration<double>(o.duration));
         shared.recording.store(false);
+        result["cpu_busy_percent"] = cpu_busy_percent(j0, cpu_jiffies());
         window = std::chrono::duration<double>(clock_type::now() - w0).count();
         self_cpu = self_cpu_seconds() - c0;
         const double p1 = pids.empty() ? -1 : proc_cpu_seconds(pids);
@@ -710,10 +745,12 @@ int main(int argc, char** argv) {
             });
         const double p0 = pids.empty() ? -1 : proc_cpu_seconds(pids);
         const double c0 = self_cpu_seconds();
+        const auto j0 = cpu_jiffies();
         const auto w0 = clock_type::now();
         sleep_until_or(o.answer_timeout, [&] {
             return shared.finished.load() + (o.connections - ready) >= o.connections;
         });
+        result["cpu_busy_percent"] = cpu_busy_percent(j0, cpu_jiffies());
         window = std::chrono::duration<double>(clock_type::now() - w0).count();
         self_cpu = self_cpu_seconds() - c0;
         const double p1 = pids.empty() ? -1 : proc_cpu_seconds(pids);

@@ -45,6 +45,15 @@ def load(out):
     return rows, machine
 
 
+def others(r):
+    """How busy CPU 1 (the proxy's) was with anything but the proxy during the window."""
+    busy = r.get("cpu_busy_percent")
+    if not busy or len(busy) < 2:
+        return "–"
+    proxy = 100.0 * r.get("proxy_cpu_seconds", 0.0) / r["window_seconds"] if r["window_seconds"] else 0
+    return fmt(max(0.0, busy[1] - proxy))
+
+
 def median_run(runs):
     """The run with the median msgs/s (the lower median for an even count)."""
     runs = sorted(runs, key=lambda r: r["msgs_per_s"])
@@ -71,7 +80,7 @@ def tables(rows, machine):
     if machine:
         out.append(f"Machine: {machine.get('nproc', '?')} CPUs, {machine.get('cpu', '?')}, "
                    f"kernel {machine.get('kernel', '?')}, {machine.get('os', '?')}. "
-                   f"Measured {machine.get('date', '?')}.  ")
+                   f"Measured {machine.get('date', '?')} (load average at the end {machine.get('load', '?')}).  ")
         out.append(f"Versions: {machine.get('wsproxy', '?')}; {machine.get('nginx', '?')}; "
                    f"{machine.get('haproxy', '?')}; {machine.get('mitmproxy', '?')}; "
                    f"built with {machine.get('compiler', '?')}.  ")
@@ -80,8 +89,9 @@ def tables(rows, machine):
                    f"measured window / echoed messages (each message crosses the proxy twice).")
         out.append("")
     out.append("| proxy | conns | msgs/s | p50 | p90 | p99 | p99.9 | max (µs) | proxy CPU µs/msg "
-               "| ×nginx msgs/s | ×nginx p99 | ×nginx CPU/msg | errors | generator CPU % |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "| ×nginx msgs/s | ×nginx p99 | ×nginx CPU/msg | errors | generator CPU % "
+               "| CPU 1 used by others % |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label in labels:
         for c in conns:
             r = med.get((label, c))
@@ -99,7 +109,7 @@ def tables(rows, machine):
                 f"{fmt(l['p90'])} | {fmt(l['p99'])} | {fmt(l['p999'])} | {fmt(l['max'])} | "
                 f"{fmt(cpu, 1)} | {ratio(r['msgs_per_s'], n['msgs_per_s']) if n else '–'} | "
                 f"{ratio(l['p99'], n['latency_us']['p99']) if n else '–'} | {ratio(cpu, ncpu)} | "
-                f"{err_txt} | {fmt(r['bench_cpu_percent'])} |")
+                f"{err_txt} | {fmt(r['bench_cpu_percent'])} | {others(r)} |")
     out.append("")
     if idle:
         nginx_rss = idle.get("nginx", {}).get("rss_per_conn_bytes")
