@@ -5,6 +5,7 @@
 // message reads `<file>:<line>: key "<section.key>": expected <what>, got <value>`.
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <utility>
 
 #include "rules/config.hpp"
+#include "rules/rest.hpp"
 
 namespace wsproxy::rules {
 
@@ -112,6 +114,15 @@ public:
                          })},
             {"policy", section({
                            {"query_chat_key", str(cfg.query_chat_key)},
+                           {"path_chat_pattern",
+                            [&](const YAML::Node& n, const std::string& k) {
+                                const char* what =
+                                    "\"\" (off) or a path with one {chat_id} segment, such as "
+                                    "\"/rt/rooms/{chat_id}\"";
+                                std::string v = scalar(n, k, what);
+                                if (!v.empty() && !valid_chat_path_pattern(v)) fail(n, k, what);
+                                cfg.path_chat_pattern = std::move(v);
+                            }},
                            {"grace_ms",
                             [&](const YAML::Node& n, const std::string& k) {
                                 cfg.grace_ms = integer(
@@ -135,6 +146,69 @@ public:
                                 cfg.max_inspect_bytes = static_cast<std::size_t>(integer(
                                     n, k, 1, std::int64_t{1} << 30,
                                     "a positive integer (bytes, at most 1073741824)"));
+                            }},
+                       })},
+            {"rest", section({
+                         {"route",
+                          [&](const YAML::Node& n, const std::string& k) {
+                              const char* what =
+                                  "\"<METHOD> <path>\" with one {chat_id} path segment, such as "
+                                  "\"POST /api/v1/chats/{chat_id}/messages\"";
+                              std::string v = scalar(n, k, what);
+                              if (!valid_rest_route(v)) fail(n, k, what);
+                              cfg.rest.route = std::move(v);
+                          }},
+                         {"session_cookie",
+                          [&](const YAML::Node& n, const std::string& k) {
+                              const char* what = "a cookie name (an HTTP token)";
+                              std::string v = scalar(n, k, what);
+                              if (!token(v)) fail(n, k, what);
+                              cfg.rest.session_cookie = std::move(v);
+                          }},
+                         {"session_header",
+                          [&](const YAML::Node& n, const std::string& k) {
+                              const char* what = "\"\" (use the cookie) or a header name";
+                              std::string v = scalar(n, k, what);
+                              if (!v.empty() && !token(v)) fail(n, k, what);
+                              for (auto& ch : v)
+                                  ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                              cfg.rest.session_header = std::move(v);
+                          }},
+                         {"wait_ms",
+                          [&](const YAML::Node& n, const std::string& k) {
+                              cfg.rest.wait_ms = integer(
+                                  n, k, 0, max_rest_wait_ms,
+                                  "a non-negative integer (milliseconds, at most " +
+                                      std::to_string(max_rest_wait_ms) + ")");
+                          }},
+                         {"sockets",
+                          [&](const YAML::Node& n, const std::string& k) {
+                              const std::string v = scalar(n, k, "all or most_recent");
+                              if (v == "all") cfg.rest.sockets = rest_sockets::all;
+                              else if (v == "most_recent") cfg.rest.sockets = rest_sockets::most_recent;
+                              else fail(n, k, "all or most_recent");
+                          }},
+                     })},
+            {"rejoin", section({
+                           {"enabled", flag(cfg.rejoin.enabled)},
+                           {"policy",
+                            [&](const YAML::Node& n, const std::string& k) {
+                                const std::string v = scalar(n, k, "most_recent or all");
+                                if (v == "most_recent") cfg.rejoin.policy = rejoin_policy::most_recent;
+                                else if (v == "all") cfg.rejoin.policy = rejoin_policy::all;
+                                else fail(n, k, "most_recent or all");
+                            }},
+                           {"ttl_s",
+                            [&](const YAML::Node& n, const std::string& k) {
+                                cfg.rejoin.ttl_s = integer(n, k, 1, max_rejoin_ttl_s,
+                                                           "a positive integer (seconds, at most " +
+                                                               std::to_string(max_rejoin_ttl_s) + ")");
+                            }},
+                           {"max_chats",
+                            [&](const YAML::Node& n, const std::string& k) {
+                                cfg.rejoin.max_chats = static_cast<std::size_t>(integer(
+                                    n, k, 1, static_cast<std::int64_t>(max_rejoin_chats),
+                                    "an integer from 1 to " + std::to_string(max_rejoin_chats)));
                             }},
                        })},
         };
@@ -205,6 +279,17 @@ private:
         std::string v = scalar(n, key, "a non-empty string");
         if (v.empty()) fail(n, key, "a non-empty string");
         return v;
+    }
+
+    // An HTTP token (RFC 9110 tchar), as header and cookie names are.
+    static bool token(const std::string& v) {
+        if (v.empty() || v.size() > 256) return false;
+        for (char c : v) {
+            const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
+                return false;
+        }
+        return true;
     }
 
     bool boolean(const YAML::Node& n, const std::string& key) const {

@@ -15,6 +15,43 @@ using json_path = std::vector<std::string>;  // "data.chat_id" -> {"data", "chat
 
 enum class mode : std::uint8_t { fix, observe };
 
+// Which of a session's sockets a REST message joins (rest.sockets).
+enum class rest_sockets : std::uint8_t {
+    all,          // every socket (browser tab) of the session
+    most_recent,  // the session's socket with the latest client frame
+};
+
+// Which remembered chats a reconnected socket joins again (rejoin.policy).
+enum class rejoin_policy : std::uint8_t {
+    most_recent,  // the session's most recently joined chat
+    all,          // every remembered chat (most recent first; single_chat: the first only)
+};
+
+// REST correlation: a user message sent over REST joins its session's sockets first.
+// The engine only matches and decides (rules/rest.hpp, engine::on_join_request); the
+// body holds the request and finds the sockets.
+struct rest_config {
+    // "<METHOD> <path>", the path with one {chat_id} segment; the query is ignored.
+    std::string route{"POST /api/v1/chats/{chat_id}/messages"};
+    std::string session_cookie{"mip_session"};  // the cookie naming the browser session
+    std::string session_header{};  // non-empty: this header (lower-case) instead of the cookie
+    std::int64_t wait_ms{500};     // how long a REST request is held for the joins' answers
+    rest_sockets sockets{rest_sockets::all};
+
+    friend bool operator==(const rest_config&, const rest_config&) = default;
+};
+
+// Rejoin after a reconnect: the body remembers per session the chats its sockets joined;
+// a new socket of that session that joins nothing within grace_ms is joined again.
+struct rejoin_config {
+    bool enabled{true};
+    rejoin_policy policy{rejoin_policy::most_recent};
+    std::int64_t ttl_s{600};      // the body forgets a chat this long after its last join
+    std::size_t max_chats{16};    // chats remembered per session (and used by the engine)
+
+    friend bool operator==(const rejoin_config&, const rejoin_config&) = default;
+};
+
 struct config {
     mode run_mode{mode::fix};
 
@@ -48,6 +85,9 @@ struct config {
 
     // Injection policy.
     std::string query_chat_key{"chat_id"};  // ?chat_id=X on the upgrade URL
+    // A path pattern with one {chat_id} segment, e.g. "/rt/rooms/{chat_id}"; when the
+    // upgrade URL's path matches, that chat is treated like ?chat_id=. Empty: off.
+    std::string path_chat_pattern{};
     std::int64_t grace_ms{250};             // wait this long after connection_ready
     bool hide_injected_replies{true};       // hide chat_joined/chat_left answers to our frames
     bool repair_client_id{false};           // copy data.client_id to the top level
@@ -58,6 +98,9 @@ struct config {
     std::size_t max_depth{64};
     std::size_t max_inspect_bytes{1 << 20};
 
+    rest_config rest;
+    rejoin_config rejoin;
+
     friend bool operator==(const config&, const config&) = default;
 };
 
@@ -66,6 +109,9 @@ inline constexpr std::size_t max_depth_limit = 1024;      // config::max_depth
 inline constexpr std::size_t max_path_components = 16;   // components in one json_path
 inline constexpr std::size_t max_paths_per_field = 8;     // chat_id_paths, client_id_paths
 inline constexpr std::size_t max_message_types = 64;      // label cardinality of frames_total
+inline constexpr std::size_t max_rejoin_chats = 64;       // rejoin.max_chats
+inline constexpr std::int64_t max_rest_wait_ms = 60'000;  // rest.wait_ms
+inline constexpr std::int64_t max_rejoin_ttl_s = 30 * 86'400;  // rejoin.ttl_s
 
 // "data.chat_id" -> {"data", "chat_id"}, and back.
 json_path split_path(const std::string& dotted);

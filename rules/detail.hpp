@@ -70,6 +70,8 @@ void rule_isolation(frame_ctx& c);
 
 // on_timer: the grace period after connection_ready ran out (rule_join_inject.cpp).
 void join_inject_on_timer(frame_ctx& c);
+// on_join_request: an outside request (REST) to join `chat_id`, a usable id (rule_join_inject.cpp).
+void join_on_request(frame_ctx& c, std::string_view chat_id);
 // single_chat: before this connection joins `joining`, leave every other chat it is in.
 void single_chat_before_join(frame_ctx& c, std::string_view joining);
 // Sends join_chat for `chat_id` upstream (fix mode) or logs that it would (observe mode).
@@ -98,6 +100,10 @@ void erase_value(std::vector<std::string>& list, std::string_view s);
 
 // {"<type_path>": type, "<id_path>": chat_id}, keys in that order, properly escaped.
 std::string build_frame(const config& cfg, const std::string& type, std::string_view chat_id);
+// %XX decoding (and '+' as a space in query strings). Malformed escapes stay as they are.
+std::string percent_decode(std::string_view s, bool plus_is_space);
+// A chat id we may put into a frame we send: 1..max_chat_id_bytes of UTF-8.
+bool usable_chat_id(std::string_view chat_id);
 // Whether `s` is well-formed UTF-8 (classify.cpp).
 bool valid_utf8(std::string_view s);
 // A JSON string literal (with quotes) for `s`.

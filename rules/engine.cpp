@@ -3,9 +3,12 @@
 //
 //   event     | phase closed | otherwise
 //   ----------+--------------+-------------------------------------------------------------
-//   on_open   | -            | opened_at = now; query_chat_id from ?<query_chat_key>=
+//   on_open   | -            | opened_at = now; the URL's chat from ?<query_chat_key>=, else
+//             |              | from path_chat_pattern; rejoin_chats from remembered_chats
 //   on_frame  | forward only | the chain below, then the verdict (forward/replace/hide)
-//   on_timer  | -            | rule_join_inject's grace timer
+//   on_timer  | -            | rule_join_inject's grace timer (URL chat, rejoin)
+//   on_join_  | -, false     | rule_join_inject's join_on_request (REST correlation)
+//   request   |              |
 //   on_close  | -            | chat_unregistered per registered chat; log connection_closed;
 //             |              | phase = closed (later events are ignored)
 //
@@ -13,9 +16,11 @@
 // leave_chat) must reach the backend before the frame that caused it.
 #include "rules/engine.hpp"
 
+#include <algorithm>
 #include <string_view>
 
 #include "rules/detail.hpp"
+#include "rules/rest.hpp"
 
 namespace wsproxy::rules {
 namespace {
@@ -33,31 +38,6 @@ constexpr rule_fn chain[] = {
     rule_isolation,       // server: broadcasts for chats never joined
 };
 
-int hex_val(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// application/x-www-form-urlencoded decoding: %XX and '+'. Malformed escapes stay as is.
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out.push_back(' ');
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_val(s[i + 1]) >= 0 &&
-                   hex_val(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
-    return out;
-}
-
 // The first value of `key` in the target's query string, decoded; empty when absent.
 std::string query_value(std::string_view target, const std::string& key) {
     const std::size_t q = target.find('?');
@@ -70,7 +50,8 @@ std::string query_value(std::string_view target, const std::string& key) {
         rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
         const std::size_t eq = pair.find('=');
         if (eq == std::string_view::npos) continue;
-        if (percent_decode(pair.substr(0, eq)) == key) return percent_decode(pair.substr(eq + 1));
+        if (percent_decode(pair.substr(0, eq), true) == key)
+            return percent_decode(pair.substr(eq + 1), true);
     }
     return {};
 }
@@ -84,11 +65,21 @@ void engine::on_open(const open_info& info, millis now, actions& out) {
     if (state_.current == phase::closed) return;
     state_.opened_at = now;
     state_.last_frame_at = now;
-    std::string chat = query_value(info.target, cfg_->query_chat_key);
+    state_.query_chat_id.clear();
+    state_.rejoin_chats.clear();
     // Only a usable chat id is kept: it may end up in a frame we send.
-    constexpr std::size_t max_chat_id = 256;
-    if (!chat.empty() && chat.size() <= max_chat_id && valid_utf8(chat))
-        state_.query_chat_id = std::move(chat);
+    std::string chat = query_value(info.target, cfg_->query_chat_key);
+    if (chat.empty() && !cfg_->path_chat_pattern.empty())
+        chat = match_chat_path(cfg_->path_chat_pattern, info.target).value_or("");
+    if (usable_chat_id(chat)) state_.query_chat_id = std::move(chat);
+    if (cfg_->rejoin.enabled) {
+        // The body's list is bounded already; this bounds what we keep whatever it sends.
+        const std::size_t scan = std::min<std::size_t>(info.remembered_chats.size(), 4 * max_rejoin_chats);
+        for (std::size_t i = 0; i < scan && state_.rejoin_chats.size() < cfg_->rejoin.max_chats; ++i) {
+            const std::string& x = info.remembered_chats[i];
+            if (usable_chat_id(x) && !contains(state_.rejoin_chats, x)) state_.rejoin_chats.push_back(x);
+        }
+    }
 }
 
 void engine::on_frame(direction from, std::string_view payload, bool is_text, millis now,
@@ -114,6 +105,25 @@ void engine::on_timer(millis now, actions& out) {
     frame_info none;
     frame_ctx c{*cfg_, state_, none, direction::server_to_client, now, out, {}};
     join_inject_on_timer(c);
+}
+
+bool engine::on_join_request(std::string_view chat_id, millis now, actions& out) {
+    if (state_.current == phase::closed) return false;
+    if (joined(chat_id)) return true;
+    if (!usable_chat_id(chat_id)) {
+        emit_log(out, log_level::warn, "join_request_ignored", {{"reason", "invalid_chat_id"}});
+        return false;
+    }
+    frame_info none;
+    frame_ctx c{*cfg_, state_, none, direction::client_to_server, now, out, {}};
+    join_on_request(c, chat_id);
+    return false;
+}
+
+bool engine::joined(std::string_view chat_id) const {
+    for (const auto& e : state_.chats)
+        if (e.chat_id == chat_id) return e.state == join_state::acknowledged;
+    return false;
 }
 
 void engine::on_close(const close_info& info, millis now, actions& out) {

@@ -22,6 +22,9 @@ struct path_index;
 struct open_info {
     std::string target;  // request target of the upgrade: path and query, as sent
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+    // The chats this connection's session joined lately (config::rejoin), most recent
+    // first, from the body's per-session memory. Empty: nothing to rejoin.
+    std::vector<std::string> remembered_chats{};
 };
 
 struct close_info {
@@ -41,6 +44,16 @@ public:
                   actions& out);
     void on_timer(millis now, actions& out);
     void on_close(const close_info& info, millis now, actions& out);
+    // An outside request that this connection be registered for `chat_id`: a REST user
+    // message of this connection's session (rules/rest.hpp). Returns true when the chat is
+    // acknowledged already (nothing to wait for). Otherwise the join is injected (fix) or
+    // logged (observe) unless one is already on its way, and the body may wait for the
+    // chat_registered action. Before connection_ready the join is queued and sent at
+    // connection_ready. Never emits forward/replace/hide.
+    bool on_join_request(std::string_view chat_id, millis now, actions& out);
+
+    // Whether the backend acknowledged this connection's join of `chat_id`.
+    bool joined(std::string_view chat_id) const;
 
     const connection_state& state() const { return state_; }
     // Classification of the frame last passed to on_frame (for the tap).

@@ -9,7 +9,8 @@
 //   failed                        | single_chat: leave the others  | requested, by_client (its retry)
 //
 // Always: count join_chat{client}; a pending join answer {X, by client}; the frame is
-// forwarded. X == the URL's chat: the grace timer is cancelled (the client joined itself).
+// forwarded. X == the URL's chat, or any X when the URL names none (a rejoin grace): the
+// grace timer is cancelled (the client joined itself); joined_any is set.
 // In observe mode X leaves would_join. Without a chat_id, or beyond the bounds of
 // detail.hpp (a huge id, too many chats), only the count happens.
 #include "rules/detail.hpp"
@@ -21,6 +22,7 @@ void rule_join_client(frame_ctx& c) {
     emit_count(c.out, stat::join_chat, 0);
     const std::string_view x = c.fi.chat_id;
     if (x.empty()) return;
+    c.st.joined_any = true;
 
     chat_entry* e = find_chat(c.st, x);
     if (!e && !trackable(c.st, x)) return;
@@ -34,7 +36,8 @@ void rule_join_client(frame_ctx& c) {
     }
     push_pending(c.st, x, true, false);
     erase_value(c.st.would_join, x);
-    if (x == c.st.query_chat_id) c.st.grace_deadline = -1;
+    // The client joins by itself: the URL's chat, or (no URL chat) any chat ends rejoin.
+    if (x == c.st.query_chat_id || c.st.query_chat_id.empty()) c.st.grace_deadline = -1;
     c.done = true;
 }
 

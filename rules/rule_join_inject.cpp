@@ -1,23 +1,46 @@
-// Rule 5: join_chat injection, for chats this connection named and did not join.
-// Only two sources of a chat id exist: a client frame's chat_id, and the upgrade URL's
-// ?<query_chat_key>=X. Nothing else is ever injected.
+// Rule 5: join_chat injection, for chats this connection (or its session) named and did
+// not join. The only sources of a chat id: a client frame's chat_id; the upgrade URL's
+// ?<query_chat_key>=X or path_chat_pattern ("the URL's chat"); a REST user message of the
+// connection's session (on_join_request); the session's remembered chats (rejoin).
 //
 //   our view of chat X       | event                                  | actions                           | next
 //   -------------------------+----------------------------------------+-----------------------------------+----------------
 //   none, X from the URL     | server connection_ready, no timer yet  | arm_timer(now + grace_ms)         | grace pending
-//   grace pending            | client join_chat/leave_chat X          | (rules 3, 4 cancel the timer)     | no timer
+//   no URL chat, rejoin on,  | server connection_ready, no timer yet  | arm_timer(now + grace_ms)         | grace pending
+//   remembered chats, no     |                                        |                                   |
+//   join by anyone yet       |                                        |                                   |
+//   grace pending            | client join_chat/leave_chat X (URL),   | (rules 3, 4 cancel the timer)     | no timer
+//                            | client join_chat of anything (rejoin)  |                                   |
 //   grace pending            | timer, now < deadline                  | arm_timer(deadline)               | grace pending
-//   grace pending, X none    | timer, now >= deadline                 | inject_join(X, grace_expired)     | no timer
-//   grace pending, X known   | timer, now >= deadline                 | -                                 | no timer
+//   grace pending, X none    | timer, now >= deadline, URL chat X     | inject_join(X, grace_expired)     | no timer
+//   grace pending, X known   | timer, now >= deadline, URL chat X     | -                                 | no timer
+//     ... single_chat, in another chat (any join)                     | - (the newer chat stays)          | no timer
+//   grace pending, no URL    | timer, now >= deadline, nothing joined | inject_join(R, rejoin) for R =    | no timer
+//   chat                     | by anyone yet                          | remembered[0] (most_recent, or    |
+//                            |                                        | single_chat) or each (all)        |
 //   none                     | client frame naming X (not join/leave) | inject_join(X, frame_for_unjoined)| see below
 //   requested/ack/failed     | client frame naming X                  | - (never a second join, no retry) | unchanged
 //   none, beyond the bounds  | client frame naming X                  | - (see trackable() in detail.hpp) | unchanged
+//   none or failed, ready    | on_join_request(X)                     | inject_join(X, rest_message)      | requested
+//   none or failed, before   | on_join_request(X)                     | - (queued)                        | queued
+//   connection_ready         |                                        |                                   |
+//   queued                   | server connection_ready                | inject_join(X, rest_message)      | requested
+//   requested/ack, queued,   | on_join_request(X)                     | - (the body waits for the answer, | unchanged
+//   would_join (observe)     |                                        | or is told true when acked)       |
+//   none, beyond the bounds  | on_join_request(X)                     | log warn join_request_ignored     | unchanged
+//
+// The URL's chat takes precedence over rejoin: a URL that names a chat is what this socket
+// says about itself, so remembered chats are not joined then. A REST join before
+// connection_ready waits for it, as protocol.md lets a client join only after it. A REST
+// message retries a failed join (the session asked again); a client frame never does.
 //
 // inject_join(X): count join_missing, then
 //   fix:     single_chat leaves; inject join_chat X upstream; count join_chat{injected};
 //            log join_injected {chat_id, reason[, type]}      -> X requested by us, a pending
 //            join answer {X, by us}. The frame itself is forwarded after the injection.
 //   observe: log join_would_inject {chat_id, reason[, type]}  -> X in would_join (once per chat)
+#include <algorithm>
+
 #include "rules/detail.hpp"
 
 namespace wsproxy::rules::detail {
@@ -28,9 +51,34 @@ bool already_named(const frame_ctx& c, std::string_view x) {
     return e != nullptr || contains(c.st.would_join, x);
 }
 
+// Whether the connection is (or, in observe mode, would be) in a chat other than `x`.
+bool in_other_chat(const frame_ctx& c, std::string_view x) {
+    for (const auto& e : c.st.chats)
+        if (e.chat_id != x && is_joined(&e)) return true;
+    for (const auto& w : c.st.would_join)
+        if (w != x) return true;
+    return false;
+}
+
+bool url_join_pending(const frame_ctx& c) {
+    return !c.st.query_chat_id.empty() && !already_named(c, c.st.query_chat_id);
+}
+
+bool rejoin_pending(const frame_ctx& c) {
+    return c.st.query_chat_id.empty() && c.cfg.rejoin.enabled && !c.st.rejoin_chats.empty() &&
+           !c.st.joined_any;
+}
+
+void arm(frame_ctx& c, millis at) {
+    action& a = c.out.emplace_back();
+    a.what = action::kind::arm_timer;
+    a.at = at;
+}
+
 }  // namespace
 
 void inject_join(frame_ctx& c, std::string_view x, const char* reason) {
+    c.st.joined_any = true;
     emit_count(c.out, stat::join_missing, 0);
     nlohmann::json fields{{"chat_id", std::string(x)}, {"reason", reason}};
     if (c.fi.kind == frame_kind::object && c.from_client() && !c.fi.type.empty())
@@ -55,25 +103,53 @@ void rule_join_inject(frame_ctx& c) {
         if (!already_named(c, x) && trackable(c.st, x)) inject_join(c, x, "frame_for_unjoined_chat");
         return;
     }
-    if (c.is_type(c.cfg.connection_ready) && !c.st.query_chat_id.empty() &&
-        c.st.grace_deadline < 0 && !already_named(c, c.st.query_chat_id)) {
+    if (!c.is_type(c.cfg.connection_ready)) return;
+    std::vector<std::string> queued = std::move(c.st.queued_joins);
+    c.st.queued_joins.clear();
+    for (const auto& x : queued)
+        if (!already_named(c, x) && trackable(c.st, x)) inject_join(c, x, "rest_message");
+    if (c.st.grace_deadline < 0 && (url_join_pending(c) || rejoin_pending(c))) {
         c.st.grace_deadline = c.now + c.cfg.grace_ms;
-        action& a = c.out.emplace_back();
-        a.what = action::kind::arm_timer;
-        a.at = c.st.grace_deadline;
+        arm(c, c.st.grace_deadline);
     }
 }
 
 void join_inject_on_timer(frame_ctx& c) {
     if (c.st.grace_deadline < 0) return;
     if (c.now < c.st.grace_deadline) {
-        action& a = c.out.emplace_back();
-        a.what = action::kind::arm_timer;
-        a.at = c.st.grace_deadline;
+        arm(c, c.st.grace_deadline);
         return;
     }
     c.st.grace_deadline = -1;
-    if (!already_named(c, c.st.query_chat_id)) inject_join(c, c.st.query_chat_id, "grace_expired");
+    const std::string& url = c.st.query_chat_id;
+    if (!url.empty()) {
+        if (!already_named(c, url) && !(c.cfg.single_chat && in_other_chat(c, url)))
+            inject_join(c, url, "grace_expired");
+        return;
+    }
+    if (!rejoin_pending(c)) return;
+    const bool all = c.cfg.rejoin.policy == rejoin_policy::all && !c.cfg.single_chat;
+    const std::size_t n = all ? c.st.rejoin_chats.size() : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string x = c.st.rejoin_chats[i];
+        if (!already_named(c, x) && trackable(c.st, x)) inject_join(c, x, "rejoin");
+    }
+}
+
+void join_on_request(frame_ctx& c, std::string_view x) {
+    const chat_entry* e = find_chat(c.st, x);
+    if (is_joined(e) || contains(c.st.would_join, x) || contains(c.st.queued_joins, x)) return;
+    if (!e && !trackable(c.st, x)) {
+        emit_log(c.out, log_level::warn, "join_request_ignored",
+                 {{"chat_id", std::string(x)}, {"reason", "too_many_chats"}});
+        return;
+    }
+    if (c.st.current != phase::ready) {
+        c.st.queued_joins.emplace_back(x);
+        return;
+    }
+    if (e && c.fix()) remove_chat(c.st, x);  // failed before: the session asks again
+    inject_join(c, x, "rest_message");
 }
 
 }  // namespace wsproxy::rules::detail

@@ -32,7 +32,7 @@ struct connection_state {
     phase current{phase::upgraded};
     std::string client_id;          // empty until captured
     std::string client_id_source;   // "data.client_id" or "client_id"
-    std::string query_chat_id;      // ?chat_id= on the upgrade URL
+    std::string query_chat_id;      // the URL's chat: ?<query_chat_key>= or path_chat_pattern
     std::vector<chat_entry> chats;  // a handful per connection: a vector beats a map
     millis ready_at{-1};
     millis grace_deadline{-1};      // -1: no pending grace timer
@@ -46,6 +46,9 @@ struct connection_state {
     std::vector<std::string> registered;    // chats the backend confirmed (chat_joined success)
                                             // and has not confirmed left: chat_(un)registered
     std::vector<std::string> would_join;    // observe mode: chats we would have joined
+    std::vector<std::string> queued_joins;  // join requests (REST) waiting for connection_ready
+    std::vector<std::string> rejoin_chats;  // the session's remembered chats, most recent first
+    bool joined_any{false};  // a join went upstream (or would have) for some chat, by anyone
 };
 
 }  // namespace wsproxy::rules

@@ -45,7 +45,7 @@ TEST_CASE("every key of the default file carries a comment", "[config]") {
         }
         previous = line;
     }
-    CHECK(keys == 28);  // mode, 4 sections, 23 keys in them
+    CHECK(keys == 40);  // mode, 6 sections, 33 keys in them
 }
 
 TEST_CASE("an empty file gives the defaults", "[config]") {
@@ -101,6 +101,85 @@ limits:
     CHECK(c.max_inspect_bytes == 4096);
 }
 
+TEST_CASE("the rest, rejoin and path_chat_pattern keys are read", "[config]") {
+    const config d;
+    CHECK(d.rest.route == "POST /api/v1/chats/{chat_id}/messages");
+    CHECK(d.rest.session_cookie == "mip_session");
+    CHECK(d.rest.session_header.empty());
+    CHECK(d.rest.wait_ms == 500);
+    CHECK(d.rest.sockets == rest_sockets::all);
+    CHECK(d.rejoin.enabled);
+    CHECK(d.rejoin.policy == rejoin_policy::most_recent);
+    CHECK(d.rejoin.ttl_s == 600);
+    CHECK(d.rejoin.max_chats == 16);
+    CHECK(d.path_chat_pattern.empty());
+
+    const config c = load_config_text(R"(
+policy:
+  path_chat_pattern: /rt/rooms/{chat_id}
+rest:
+  route: PUT /v2/rooms/{chat_id}/posts
+  session_cookie: sid
+  session_header: X-Session-Id
+  wait_ms: 0
+  sockets: most_recent
+rejoin:
+  enabled: false
+  policy: all
+  ttl_s: 60
+  max_chats: 64
+)",
+                                      "r.yaml");
+    CHECK(c.path_chat_pattern == "/rt/rooms/{chat_id}");
+    CHECK(c.rest.route == "PUT /v2/rooms/{chat_id}/posts");
+    CHECK(c.rest.session_cookie == "sid");
+    CHECK(c.rest.session_header == "x-session-id");  // header names are kept lower-case
+    CHECK(c.rest.wait_ms == 0);
+    CHECK(c.rest.sockets == rest_sockets::most_recent);
+    CHECK_FALSE(c.rejoin.enabled);
+    CHECK(c.rejoin.policy == rejoin_policy::all);
+    CHECK(c.rejoin.ttl_s == 60);
+    CHECK(c.rejoin.max_chats == 64);
+}
+
+TEST_CASE("bad rest, rejoin and path_chat_pattern values name the key and what was expected",
+          "[config]") {
+    const std::string route_what =
+        R"(expected "<METHOD> <path>" with one {chat_id} path segment, such as "POST /api/v1/chats/{chat_id}/messages")";
+    CHECK(error_of("rest:\n  route: /api/v1/chats/{chat_id}\n") ==
+          R"(rules.yaml:2: key "rest.route": )" + route_what + R"(, got "/api/v1/chats/{chat_id}")");
+    CHECK(error_of("rest:\n  route: POST /api/v1/chats/messages\n") ==
+          R"(rules.yaml:2: key "rest.route": )" + route_what + R"(, got "POST /api/v1/chats/messages")");
+    for (const char* bad : {"POST /a/{chat_id}/{chat_id}", "POST /a/x{chat_id}", "POST /a//{chat_id}",
+                            "POST /a/{chat_id}/", "'POST /a/{chat_id}?x=1'", "'POST  /a/{chat_id}'",
+                            "'POST a/{chat_id}'", "'P:ST /a/{chat_id}'"}) {
+        INFO(bad);
+        CHECK(error_of(std::string("rest:\n  route: ") + bad + "\n").rfind(R"(rules.yaml:2: key "rest.route")", 0) == 0);
+    }
+    CHECK(error_of("rest:\n  session_cookie: 'a b'\n") ==
+          R"(rules.yaml:2: key "rest.session_cookie": expected a cookie name (an HTTP token), got "a b")");
+    CHECK(error_of("rest:\n  session_cookie: ''\n") ==
+          R"(rules.yaml:2: key "rest.session_cookie": expected a cookie name (an HTTP token), got "")");
+    CHECK(error_of("rest:\n  session_header: 'x:y'\n") ==
+          R"(rules.yaml:2: key "rest.session_header": expected "" (use the cookie) or a header name, got "x:y")");
+    CHECK(error_of("rest:\n  wait_ms: 60001\n") ==
+          R"(rules.yaml:2: key "rest.wait_ms": expected a non-negative integer (milliseconds, at most 60000), got "60001")");
+    CHECK(error_of("rest:\n  sockets: newest\n") ==
+          R"(rules.yaml:2: key "rest.sockets": expected all or most_recent, got "newest")");
+    CHECK(error_of("rejoin:\n  policy: first\n") ==
+          R"(rules.yaml:2: key "rejoin.policy": expected most_recent or all, got "first")");
+    CHECK(error_of("rejoin:\n  ttl_s: 0\n") ==
+          R"(rules.yaml:2: key "rejoin.ttl_s": expected a positive integer (seconds, at most 2592000), got "0")");
+    CHECK(error_of("rejoin:\n  max_chats: 65\n") ==
+          R"(rules.yaml:2: key "rejoin.max_chats": expected an integer from 1 to 64, got "65")");
+    CHECK(error_of("rejoin:\n  enabled: sometimes\n") ==
+          R"(rules.yaml:2: key "rejoin.enabled": expected true or false, got "sometimes")");
+    CHECK(error_of("policy:\n  path_chat_pattern: rooms/{chat_id}\n") ==
+          R"(rules.yaml:2: key "policy.path_chat_pattern": expected "" (off) or a path with one {chat_id} segment, such as "/rt/rooms/{chat_id}", got "rooms/{chat_id}")");
+    CHECK(error_of("rest:\n  rooute: x\n") ==
+          R"(rules.yaml:2: unknown key "rest.rooute": expected one of route, session_cookie, session_header, wait_ms, sockets)");
+}
+
 TEST_CASE("bad values are rejected with the file, the line, the key and what was expected",
           "[config]") {
     CHECK(error_of("policy:\n  grace_ms: abc\n") ==
@@ -135,9 +214,9 @@ TEST_CASE("bad values are rejected with the file, the line, the key and what was
 
 TEST_CASE("unknown and repeated keys are rejected", "[config]") {
     CHECK(error_of("mode: fix\npolicy:\n  grace: 10\n") ==
-          R"(rules.yaml:3: unknown key "policy.grace": expected one of query_chat_key, grace_ms, hide_injected_replies, repair_client_id, isolation_enforce, single_chat)");
+          R"(rules.yaml:3: unknown key "policy.grace": expected one of query_chat_key, path_chat_pattern, grace_ms, hide_injected_replies, repair_client_id, isolation_enforce, single_chat)");
     CHECK(error_of("gracems: 1\n") ==
-          R"(rules.yaml:1: unknown key "gracems": expected one of mode, paths, messages, policy, limits)");
+          R"(rules.yaml:1: unknown key "gracems": expected one of mode, paths, messages, policy, limits, rest, rejoin)");
     CHECK(error_of("mode: fix\nmode: observe\n") ==
           R"(rules.yaml:2: key "mode": given twice, expected it once)");
 }
