@@ -79,6 +79,20 @@ struct script {
         eng.on_open(open_info{target, {{"cookie", "mip_session=secret"}}}, now, out);
         return rendered();
     }
+    // on_open with the session's remembered chats (rejoin), most recent first.
+    lines open_remembering(const std::string& target, std::vector<std::string> chats, millis now = 0) {
+        out.clear();
+        open_info info{target, {{"cookie", "mip_session=secret"}}, std::move(chats)};
+        eng.on_open(info, now, out);
+        return rendered();
+    }
+    // on_join_request (a REST message of this connection's session); its result in `acked`.
+    bool acked{false};
+    lines join_request(const std::string& chat, millis now = 0) {
+        out.clear();
+        acked = eng.on_join_request(chat, now, out);
+        return rendered();
+    }
     lines client(const std::string& payload, millis now = 0, bool text = true) {
         out.clear();
         eng.on_frame(direction::client_to_server, payload, text, now, out);
