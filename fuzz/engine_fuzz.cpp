@@ -3,12 +3,15 @@
 //  - on_frame yields exactly one of forward/replace/hide, after every injection;
 //    the other events yield none;
 //  - a join_chat we inject names a chat that this connection named itself (by a frame
-//    it sent or by its upgrade URL), and never one that is already requested or
-//    acknowledged, and never twice for one event;
+//    it sent, by its upgrade URL's query or path, by a REST message of its session
+//    (on_join_request) or by its session's remembered chats (rejoin)), and never one that
+//    is already requested or acknowledged, and never twice for one event;
+//  - on_join_request returns true exactly when joined() was true, and changes no frame;
 //  - observe mode changes no traffic: no inject, replace or hide;
 //  - a replace is valid JSON.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -21,8 +24,12 @@ using namespace wsproxy::rules;
 
 namespace {
 
-void check(bool ok) {
-    if (!ok) std::abort();
+// Names the broken invariant's line before aborting, so a crash reads without a debugger.
+#define check(ok) check_at((ok), __LINE__)
+void check_at(bool ok, int line) {
+    if (ok) return;
+    std::fprintf(stderr, "engine_fuzz: invariant at line %d broken\n", line);
+    std::abort();
 }
 
 struct input {
@@ -40,8 +47,11 @@ struct input {
 
 // Raw JSON string bodies; the last two decode to the same id as the first ones.
 const char* const chat_ids[] = {"A", "b-2", "c\\u00e9", "\\u0041", "c\xC3\xA9"};
+// The same ids decoded, as a REST route or the body's session memory supplies them.
+const char* const decoded_ids[] = {"A", "b-2", "c\xC3\xA9", "A", "c\xC3\xA9"};
 
 std::string chat(input& in) { return chat_ids[in.byte() % 5]; }
+std::string decoded_chat(input& in) { return decoded_ids[in.byte() % 5]; }
 
 }  // namespace
 
@@ -54,6 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cfg.hide_injected_replies = flags & 4;
     cfg.repair_client_id = flags & 8;
     cfg.isolation_enforce = flags & 16;
+    if (flags & 32) cfg.path_chat_pattern = "/rt/rooms/{chat_id}";
+    cfg.rejoin.policy = flags & 64 ? rejoin_policy::all : rejoin_policy::most_recent;
+    cfg.rejoin.enabled = !(flags & 128);
     cfg.grace_ms = in.byte();
     engine eng(std::make_shared<const config>(cfg));
     const bool observe = cfg.run_mode == mode::observe;
@@ -64,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     while (!in.empty()) {
         now += in.byte();
-        const std::uint8_t op = in.byte() % 12;
+        const std::uint8_t op = in.byte() % 14;
         std::vector<std::pair<std::string, join_state>> before;
         for (const auto& e : eng.state().chats) before.emplace_back(e.chat_id, e.state);
         out.clear();
@@ -73,10 +86,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         direction from = direction::client_to_server;
         switch (op) {
             case 0: {
-                std::string target = "/ws/chat?tenant_id=t";
-                if (in.byte() & 1) target += "&chat_id=" + in.bytes(in.byte() % 8);
-                eng.on_open(open_info{target, {}}, now, out);
+                const std::uint8_t b = in.byte();
+                std::string target = b & 2 ? "/rt/rooms/" + in.bytes(in.byte() % 8) + "?tenant_id=t"
+                                           : std::string("/ws/chat?tenant_id=t");
+                if (b & 1) target += "&chat_id=" + in.bytes(in.byte() % 8);
+                open_info info{target, {}};
+                for (int i = in.byte() % 4; i > 0; --i)
+                    info.remembered_chats.push_back(b & 4 ? in.bytes(in.byte() % 4) : decoded_chat(in));
+                eng.on_open(info, now, out);
                 if (!eng.state().query_chat_id.empty()) named.insert(eng.state().query_chat_id);
+                for (const auto& r : info.remembered_chats) named.insert(r);
                 frame = false;
                 break;
             }
@@ -114,6 +133,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 from = op == 9 ? direction::client_to_server : direction::server_to_client;
                 payload = in.bytes(in.byte());
                 break;
+            case 11:
+            case 12: {
+                // A REST message of this connection's session names the chat.
+                const std::string x = op == 11 ? decoded_chat(in) : in.bytes(in.byte() % 6);
+                named.insert(x);
+                const bool was_joined = eng.joined(x);
+                check(eng.on_join_request(x, now, out) == was_joined);
+                check(!was_joined || out.empty());
+                frame = false;
+                break;
+            }
             default:
                 eng.on_close(close_info{1000, "", "client"}, now, out);
                 frame = false;

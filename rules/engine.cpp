@@ -121,6 +121,7 @@ bool engine::on_join_request(std::string_view chat_id, millis now, actions& out)
 }
 
 bool engine::joined(std::string_view chat_id) const {
+    if (state_.current == phase::closed) return false;  // on_close unregistered everything
     for (const auto& e : state_.chats)
         if (e.chat_id == chat_id) return e.state == join_state::acknowledged;
     return false;

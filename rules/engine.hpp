@@ -52,7 +52,8 @@ public:
     // connection_ready. Never emits forward/replace/hide.
     bool on_join_request(std::string_view chat_id, millis now, actions& out);
 
-    // Whether the backend acknowledged this connection's join of `chat_id`.
+    // Whether the backend acknowledged this connection's join of `chat_id` (and the
+    // connection is not closed).
     bool joined(std::string_view chat_id) const;
 
     const connection_state& state() const { return state_; }

@@ -25,6 +25,8 @@
 //   none or failed, before   | on_join_request(X)                     | - (queued)                        | queued
 //   connection_ready         |                                        |                                   |
 //   queued                   | server connection_ready                | inject_join(X, rest_message)      | requested
+//     ... single_chat: only the newest request stays queued, and any join (client's or ours)
+//         before connection_ready drops it (see rule_single_chat.cpp)
 //   requested/ack, queued,   | on_join_request(X)                     | - (the body waits for the answer, | unchanged
 //   would_join (observe)     |                                        | or is told true when acked)       |
 //   none, beyond the bounds  | on_join_request(X)                     | log warn join_request_ignored     | unchanged
@@ -145,6 +147,7 @@ void join_on_request(frame_ctx& c, std::string_view x) {
         return;
     }
     if (c.st.current != phase::ready) {
+        if (c.cfg.single_chat) c.st.queued_joins.clear();  // only the newest one counts
         c.st.queued_joins.emplace_back(x);
         return;
     }

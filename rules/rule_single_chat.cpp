@@ -10,12 +10,16 @@
 //   on, observe         | A != B requested/acknowledged| log leave_would_inject {chat_id A} | unchanged
 //
 // The chat_left answer to our leave is hidden by rule_join_answer (hide_injected_replies).
+// Join requests queued until connection_ready (REST, rule_join_inject) are older than this
+// join, so they are dropped: joining them later would leave the newer chat again. For the
+// same reason at most one request is queued (the newest) under this policy.
 #include "rules/detail.hpp"
 
 namespace wsproxy::rules::detail {
 
 void single_chat_before_join(frame_ctx& c, std::string_view joining) {
     if (!c.cfg.single_chat) return;
+    c.st.queued_joins.clear();
     for (std::size_t i = 0; i < c.st.chats.size();) {
         const chat_entry& e = c.st.chats[i];
         if (e.chat_id == joining || !is_joined(&e)) {

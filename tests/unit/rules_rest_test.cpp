@@ -277,8 +277,11 @@ TEST_CASE("join requests with unusable ids, beyond the bounds or after close do 
     CHECK(s.eng.state().chats.size() == 64);
     CHECK(s.join_request("one-more", 400) ==
           lines{R"(log warn join_request_ignored {"chat_id":"one-more","reason":"too_many_chats"})"});
+    s.server(f::joined("chat-0"), 460);
+    CHECK(s.eng.joined("chat-0"));
     s.close(1000, "", "client", 500);
-    CHECK(s.join_request(X, 600).empty());
+    CHECK_FALSE(s.eng.joined("chat-0"));  // the close unregistered it
+    CHECK(s.join_request("chat-0", 600).empty());
     CHECK_FALSE(s.acked);
 }
 
@@ -481,5 +484,30 @@ TEST_CASE("with single_chat the URL's chat is not joined over a chat joined duri
         greet(t);
         t.join_request(Y, 200);
         CHECK(t.timer(350) == joins(X, "grace_expired"));
+    }
+}
+
+TEST_CASE("with single_chat only the newest REST message before connection_ready is joined",
+          "[engine]") {
+    config c;
+    c.single_chat = true;
+    SECTION("two queued requests: the newer one") {
+        script s(c);
+        s.join_request(X, 20);
+        s.join_request(Y, 30);
+        CHECK(s.server(f::ready(""), 100) ==
+              concat({{"count frames s2c/connection_ready", "log warn client_id_missing {}", "count client_id 1"},
+                      joins(Y, "rest_message"),
+                      {"forward"}}));
+    }
+    SECTION("a client frame after the request wins: no join and leave back and forth") {
+        script s(c);
+        s.join_request(Y, 20);
+        s.client(f::send(X), 30);  // X is joined for the frame, Y's request is older
+        CHECK(s.server(f::ready(""), 100) ==
+              lines{"count frames s2c/connection_ready", "log warn client_id_missing {}",
+                    "count client_id 1", "forward"});
+        REQUIRE(s.eng.state().chats.size() == 1);
+        CHECK(s.eng.state().chats[0].chat_id == X);
     }
 }
