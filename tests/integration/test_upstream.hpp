@@ -10,6 +10,7 @@
 //   text "big:N"                -> sends a text message of N bytes
 //   text "headers"              -> sends the upgrade request's headers as JSON
 //   text "stall"                -> stops reading (until the server stops)
+//   text "send:PAYLOAD"         -> sends PAYLOAD as a text message (a frame of the test's choosing)
 //   any other message           -> echoed with its kind (text or binary)
 //   plain HTTP                  -> 200 {"method","target","body","headers"}
 #include <atomic>
@@ -220,6 +221,12 @@ private:
             if (ws.got_text() && text == "stall") {
                 while (!stopped_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
                 return;
+            }
+            if (ws.got_text() && text.rfind("send:", 0) == 0) {
+                ws.text(true);
+                ws.write(net::buffer(text.substr(5)), ec);
+                if (ec) return;
+                continue;
             }
             if (ws.got_text() && text == "headers") {
                 ws.text(true);
