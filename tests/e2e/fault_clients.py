@@ -15,6 +15,7 @@ decides. Modes:
   push      pushes up to --bytes through the proxy as fast as it is let.
   hold      one client that connects, prints {"event":"open"} and reads until closed.
   connect   one upgrade; --expect-status N: it must be refused with that status.
+  many      opens N connections at once, holds them, prints how each upgrade ended.
 """
 import argparse
 import asyncio
@@ -229,6 +230,28 @@ async def mode_connect(args):
     return 0 if status == want and elapsed <= args.timeout else 1
 
 
+async def mode_many(args):
+    outcomes = {}
+    sockets = []
+
+    async def one():
+        try:
+            ws = await websockets.connect(args.url, open_timeout=args.timeout, ping_interval=None)
+            sockets.append(ws)
+            key = "101"
+        except websockets.InvalidStatusCode as e:
+            key = str(e.status_code)
+        except (asyncio.TimeoutError, OSError, websockets.InvalidHandshake) as e:
+            key = type(e).__name__
+        outcomes[key] = outcomes.get(key, 0) + 1
+
+    await asyncio.gather(*(one() for _ in range(args.count)))
+    out({"outcomes": outcomes})
+    await asyncio.sleep(args.hold)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="mode", required=True)
@@ -262,9 +285,14 @@ def main():
     c.add_argument("--echo", action="store_true")
     c.add_argument("--expect-status", type=int)
     c.add_argument("--timeout", type=float, default=5.0)
+    m = sub.add_parser("many")
+    m.add_argument("--url", required=True)
+    m.add_argument("--count", type=int, default=100)
+    m.add_argument("--hold", type=float, default=0.5)
+    m.add_argument("--timeout", type=float, default=3.0)
     args = p.parse_args()
     modes = {"stream": mode_stream, "upstream": mode_upstream, "push": mode_push,
-             "hold": mode_hold, "connect": mode_connect}
+             "hold": mode_hold, "connect": mode_connect, "many": mode_many}
     sys.exit(asyncio.run(modes[args.mode](args)))
 
 
