@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "proxy/log.hpp"
 #include "proxy/tap.hpp"
 
 namespace wsproxy {
@@ -37,7 +38,7 @@ nlohmann::json connection_snapshot(std::uint64_t id, const std::string& remote,
         duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
     const std::int64_t wall_now =
         duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-    auto wall = [&](std::int64_t steady_ms) { return tap::iso_time(wall_now - (steady_now - steady_ms)); };
+    auto wall = [&](std::int64_t steady_ms) { return log::iso_time(wall_now - (steady_now - steady_ms)); };
 
     nlohmann::json by_client = nlohmann::json::array();
     nlohmann::json by_us = nlohmann::json::array();

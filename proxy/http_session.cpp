@@ -6,6 +6,7 @@
 #include "proxy/log.hpp"
 #include "proxy/upstream_connect.hpp"
 #include "proxy/ws_pair.hpp"
+#include "rules/rest.hpp"
 
 namespace wsproxy {
 namespace net = boost::asio;
@@ -83,6 +84,76 @@ void http_session::on_read(beast::error_code ec) {
     req_ = parser_->release();
     keep_alive_ = req_.keep_alive();
     if (websocket::is_upgrade(req_)) return upgrade();
+    route();
+}
+
+void http_session::route() {
+    auto cfg = w_.shared.rules.load();
+    auto chat = rules::match_rest_route(*cfg, req_.method_string(), req_.target());
+    if (!chat) return forward();
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& f : req_) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (name == "cookie" || name == cfg->rest.session_header) headers.emplace_back(name, f.value());
+    }
+    hold_for_joins(*chat, rules::session_of(*cfg, headers));
+}
+
+// The seed's frontend sends user messages by REST. Before one goes upstream, the
+// sockets of the same browser session are joined to its chat (on their own
+// threads, by posting), and the request waits, bounded, for the backend's answers.
+void http_session::hold_for_joins(const std::string& chat, const std::string& session) {
+    rest_chat_ = chat;
+    any_joined_ = false;
+    auto cfg = w_.shared.rules.load();
+    auto refs = session.empty() ? std::vector<session_registry::socket_ref>{}
+                                : w_.shared.sessions.sockets(session);
+    if (cfg->rest.sockets == rules::rest_sockets::most_recent && refs.size() > 1) {
+        auto newest = std::max_element(refs.begin(), refs.end(), [](const auto& a, const auto& b) {
+            return a.last_active < b.last_active;
+        });
+        refs = {*newest};
+    }
+    joins_pending_ = refs.size();
+    if (refs.empty()) return release_hold(false);
+    hold_timer_.emplace(w_.ioc, std::chrono::milliseconds(cfg->rest.wait_ms));
+    hold_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec && self->joins_pending_ > 0) self->release_hold(true);
+    });
+    // Only a weak reference crosses threads, so this session is never destroyed elsewhere.
+    std::weak_ptr<http_session> weak = weak_from_this();
+    worker* home = &w_;
+    for (const auto& ref : refs) {
+        net::post(ref.owner->ioc, [owner = ref.owner, id = ref.id, chat, weak, home] {
+            auto reply = [weak, home](bool joined) {
+                net::post(home->ioc, [weak, joined] {
+                    if (auto self = weak.lock()) self->on_join_result(joined);
+                });
+            };
+            auto it = owner->pairs.find(id);
+            auto pair = it == owner->pairs.end() ? nullptr : it->second.lock();
+            if (!pair) return reply(false);
+            pair->ensure_joined(chat, reply);
+        });
+    }
+}
+
+void http_session::on_join_result(bool joined) {
+    if (joins_pending_ == 0) return;  // already released by the timeout
+    any_joined_ = any_joined_ || joined;
+    if (--joins_pending_ == 0) release_hold(false);
+}
+
+void http_session::release_hold(bool timed_out) {
+    if (hold_timer_) {
+        hold_timer_->cancel();
+        w_.stats.count(metrics::proxy_stat::rest_join_wait, timed_out ? 1 : 0);
+    }
+    hold_timer_.reset();
+    joins_pending_ = 0;
+    bool registered = any_joined_ || w_.shared.chats.registered(rest_chat_);
+    w_.stats.count(metrics::proxy_stat::broadcasts, registered ? 0 : 1);
     forward();
 }
 
@@ -179,7 +250,7 @@ void http_session::upstream_failed(beast::error_code ec, std::string_view stage)
                  !(res_parser_ && res_parser_->got_some());
     if (stale) {
         retried_ = true;
-        return forward();
+        return forward();  // joins were settled the first time
     }
     bool timeout = ec == beast::error::timeout;
     if (ec == http::error::body_limit) {

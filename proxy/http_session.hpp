@@ -25,6 +25,10 @@ private:
     void do_read();
     void on_read(boost::beast::error_code ec);
     void upgrade();
+    void route();
+    void hold_for_joins(const std::string& chat, const std::string& session);
+    void on_join_result(bool joined);
+    void release_hold(bool timed_out);
     void forward();
     void send_upstream();
     void on_upstream_written(boost::beast::error_code ec);
@@ -45,6 +49,11 @@ private:
     boost::beast::flat_buffer upstream_buf_;
     std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> res_parser_;
     response res_;
+    // A REST message held until its session's sockets are joined to its chat.
+    std::string rest_chat_;
+    std::size_t joins_pending_{0};
+    bool any_joined_{false};
+    std::optional<boost::asio::steady_timer> hold_timer_;
     bool upstream_reused_{false};
     bool retried_{false};
     bool keep_alive_{false};

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -62,7 +63,9 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
         ->capture_default_str();
     app.add_option("--log-level", raw.log_level, "debug, info, warn or error")
         ->capture_default_str();
-    app.add_option("--rules", o.rules_file, "Rules file (YAML); see --print-default-rules");
+    app.add_option("--rules", o.rules_file,
+                   "Rules file (YAML); see --print-default-rules. Re-read on SIGHUP and when the "
+                   "file changes; a bad file is rejected and the rules in force stay");
     app.add_option("--mode", raw.mode,
                    "fix: inject join_chat where needed; observe: change nothing, only log and "
                    "count (overrides the rules file)");
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
         // Signals are taken before the threads start, so every thread inherits the mask.
         boost::asio::io_context signals_ioc{1};
         boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+        boost::asio::signal_set hangup(signals_ioc, SIGHUP);
         std::signal(SIGPIPE, SIG_IGN);
 
         wsproxy::server server(std::move(opts));
@@ -163,6 +167,15 @@ int main(int argc, char** argv) {
                                 {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
             server.begin_drain();
         });
+        std::function<void()> wait_hangup = [&] {
+            hangup.async_wait([&](const boost::system::error_code& ec, int) {
+                if (ec) return;
+                wsproxy::log::write(wsproxy::log::level::info, "signal", {{"signal", "SIGHUP"}});
+                server.reload_rules();
+                wait_hangup();
+            });
+        };
+        wait_hangup();
         std::thread signal_thread([&] { signals_ioc.run(); });
         server.wait();
         signals_ioc.stop();

@@ -1,6 +1,7 @@
 #include "proxy/server.hpp"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -86,6 +88,9 @@ struct server::impl {
     std::unique_ptr<admin::admin_server> admin;
     std::optional<net::steady_timer> drain_timer;
     std::optional<net::steady_timer> accept_retry;
+    std::optional<net::steady_timer> rules_watch;
+    struct stat rules_stat{};  // of --rules when last read: a change means reload
+    std::mutex reload_mutex;
     unsigned next_worker{0};
     unsigned short listen_port{0};  // kept: the acceptor closes when draining
     bool stopped{false};
@@ -197,6 +202,24 @@ struct server::impl {
         }
     }
 
+    static bool same_file(const struct stat& a, const struct stat& b) {
+        return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
+               a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+    }
+
+    // Polls --rules once a second: a Kubernetes ConfigMap update swaps a symlink,
+    // which stat() (following links) sees as another inode.
+    void watch_rules(server& owner) {
+        rules_watch->expires_after(std::chrono::seconds(1));
+        rules_watch->async_wait([this, &owner](beast::error_code ec) {
+            if (ec) return;
+            struct stat now {};
+            if (::stat(shared.opts.rules_file.c_str(), &now) == 0 && !same_file(now, rules_stat))
+                owner.reload_rules();
+            watch_rules(owner);
+        });
+    }
+
     void stop_all() {
         if (stopped) return;
         stopped = true;
@@ -215,6 +238,7 @@ server::server(proxy_options opts) {
     auto& shared = impl_->shared;
     const auto& o = shared.opts;
 
+    if (!o.rules_file.empty()) ::stat(o.rules_file.c_str(), &impl_->rules_stat);
     shared.rules.store(load_rules(o));
 
     if (!o.tls_cert.empty()) {
@@ -297,6 +321,10 @@ void server::start() {
         });
     }
     i.control_work.emplace(i.control.get_executor());
+    if (!i.shared.opts.rules_file.empty()) {
+        i.rules_watch.emplace(i.control);
+        i.watch_rules(*this);
+    }
     i.admin->start();
     i.accept();
     i.threads.emplace_back([&i] { i.control.run(); });
@@ -341,6 +369,35 @@ void server::stop() {
     net::post(impl_->control, [&i = *impl_] { i.stop_all(); });
     // If the control thread never started, stop directly.
     if (impl_->threads.empty()) impl_->stop_all();
+}
+
+bool server::reload_rules() {
+    auto& i = *impl_;
+    std::lock_guard lock(i.reload_mutex);
+    const auto& file = i.shared.opts.rules_file;
+    if (file.empty()) {
+        log::write(log::level::warn, "rules_reload_skipped",
+                   {{"why", "no --rules file: the built-in rules cannot change"}});
+        return false;
+    }
+    ::stat(file.c_str(), &i.rules_stat);
+    try {
+        auto next = load_rules(i.shared.opts);
+        auto current = i.shared.rules.load();
+        // The frame type labels were fixed when the metrics were created.
+        if (next->message_types != current->message_types)
+            throw startup_error(file + ": messages.message_types changed; they are metric "
+                                "labels, so restart wsproxy to apply them");
+        i.shared.rules.store(std::move(next));
+        i.registry->control().count(metrics::proxy_stat::rules_reload, 0);
+        log::write(log::level::info, "rules_reloaded", {{"file", file}});
+        return true;
+    } catch (const std::exception& e) {
+        i.registry->control().count(metrics::proxy_stat::rules_reload, 1);
+        log::write(log::level::error, "rules_reload_failed",
+                   {{"file", file}, {"error", e.what()}, {"kept", "the rules already in force"}});
+        return false;
+    }
 }
 
 metrics::registry& server::metrics() { return *impl_->registry; }

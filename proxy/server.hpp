@@ -35,6 +35,11 @@ public:
     // Stops at once: every thread ends, connections are dropped.
     void stop();
 
+    // Re-reads --rules (SIGHUP, or the file changed on disk). New connections get
+    // the new rules, live ones keep theirs. A bad file is logged and counted, and
+    // the rules in force stay. Any thread. Returns whether the new rules were taken.
+    bool reload_rules();
+
     metrics::registry& metrics();
     std::size_t connections() const;
 

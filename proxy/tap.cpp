@@ -1,4 +1,5 @@
 #include "proxy/tap.hpp"
+#include "proxy/log.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -169,23 +170,13 @@ nlohmann::json redacted_payload(const std::string& text, const std::vector<rules
     return j;
 }
 
-std::string iso_time(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf;
-}
 
 nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>& redact) {
     auto or_null = [](const std::string& s) -> nlohmann::json {
         return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
     };
     nlohmann::json j = {
-        {"time", iso_time(e.time_ms)},
+        {"time", log::iso_time(e.time_ms)},
         {"ts", e.time_ms},
         {"conn", e.conn},
         {"client_id", or_null(e.client_id)},

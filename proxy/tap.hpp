@@ -82,9 +82,6 @@ nlohmann::json redacted_payload(const std::string& text, const std::vector<rules
 // One event as the JSON object a /tap line carries.
 nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>& redact);
 
-// Milliseconds since the epoch as "2025-01-31T12:34:56.789Z".
-std::string iso_time(std::int64_t epoch_ms);
-
 // One /tap client, on the admin thread. The session derives from it, is handed
 // lines through its bounded queue, and sends them at its own pace.
 class subscriber {

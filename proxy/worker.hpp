@@ -15,6 +15,7 @@
 #include "metrics/registry.hpp"
 #include "proxy/chat_registry.hpp"
 #include "proxy/options.hpp"
+#include "proxy/session_registry.hpp"
 #include "rules/config.hpp"
 
 namespace wsproxy {
@@ -34,6 +35,7 @@ struct shared_state {
     metrics::registry* metrics{nullptr};
     tap::hub* tap{nullptr};  // the live tap (proxy/tap.hpp); set before the workers start
     chat_registry chats;
+    session_registry sessions;
     std::size_t max_connections{0};
     std::atomic<std::size_t> connections{0};  // upgrades admitted and not yet finished
     std::atomic<bool> draining{false};

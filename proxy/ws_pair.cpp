@@ -7,6 +7,7 @@
 #include "proxy/log.hpp"
 #include "proxy/tap.hpp"
 #include "proxy/upstream_connect.hpp"
+#include "rules/rest.hpp"
 
 namespace wsproxy {
 namespace net = boost::asio;
@@ -198,6 +199,16 @@ void ws_pair::on_client_accept(beast::error_code ec) {
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         info.headers.emplace_back(std::move(name), std::string(f.value()));
     }
+    const auto& cfg = engine_.cfg();
+    session_ = rules::session_of(cfg, info.headers);
+    if (!session_.empty()) {
+        auto now = now_ms();
+        w_.shared.sessions.add_socket(session_, &w_, id_, now);
+        session_touched_ = now;
+        if (cfg.rejoin.enabled)
+            info.remembered_chats = w_.shared.sessions.remembered_chats(
+                session_, now, static_cast<std::int64_t>(cfg.rejoin.ttl_s) * 1000);
+    }
     log::write(log::level::debug, "connection_opened",
                {{"conn", id_}, {"remote", remote_}, {"path", std::string(req_.target().substr(
                                                           0, req_.target().find('?')))}});
@@ -235,6 +246,14 @@ void ws_pair::on_read(int s, beast::error_code ec) {
                                                              started)
             .count()));
     run_actions(s);
+    if (s == client_side && !session_.empty()) {
+        // Coarse activity for the "most recent socket" policy: at most once a second.
+        auto now = now_ms();
+        if (now - session_touched_ >= 1000) {
+            session_touched_ = now;
+            w_.shared.sessions.touch_socket(session_, id_, now);
+        }
+    }
     if (l.borrowed == 0) {
         l.in.consume(l.in.size());
         do_read(s);
@@ -291,6 +310,10 @@ void ws_pair::run_actions(int from) {
             }
             case action::kind::chat_registered:
                 w_.shared.chats.add(a.chat_id);
+                if (!session_.empty())
+                    w_.shared.sessions.remember_chat(session_, a.chat_id, now_ms(),
+                                                     engine_.cfg().rejoin.max_chats);
+                settle_waiters(a.chat_id, true);
                 break;
             case action::kind::chat_unregistered:
                 w_.shared.chats.remove(a.chat_id);
@@ -442,6 +465,30 @@ void ws_pair::drain() {
                 -1);
 }
 
+void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done) {
+    if (!established_ || finished_) return done(false);
+    actions_.clear();
+    bool joined = engine_.on_join_request(chat, now_ms(), actions_);
+    run_actions(-1);
+    if (joined) return done(true);
+    // A failed join settles by the caller's timeout (rare: the engine retries a failed chat
+    // only for a new REST message).
+    if (engine_.cfg().run_mode == rules::mode::observe) return done(false);
+    join_waiters_.emplace_back(chat, std::move(done));
+}
+
+void ws_pair::settle_waiters(const std::string& chat, bool joined) {
+    for (auto it = join_waiters_.begin(); it != join_waiters_.end();) {
+        if (it->first == chat) {
+            auto done = std::move(it->second);
+            it = join_waiters_.erase(it);
+            done(joined);
+        } else {
+            ++it;
+        }
+    }
+}
+
 void ws_pair::check_write_stall(std::int64_t now) {
     if (!established_ || finished_) return;
     auto limit = static_cast<std::int64_t>(w_.shared.opts.write_timeout * 1000);
@@ -491,7 +538,9 @@ void ws_pair::finish() {
     timer_.cancel();
     if (hard_close_) hard_close_->cancel();
     w_.pairs.erase(id_);
+    for (auto& [chat, done] : std::exchange(join_waiters_, {})) done(false);
     if (!established_) return;
+    if (!session_.empty()) w_.shared.sessions.remove_socket(session_, id_, now_ms());
     w_.stats.connection_closed();
     rules::close_info info;
     info.code = static_cast<int>(close_reason_.code);

@@ -5,6 +5,8 @@
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -26,6 +28,12 @@ public:
     void start();
     // Graceful drain: both legs get close 1001 after the frames already queued.
     void drain();
+    // A REST message of this socket's session is about to go upstream for `chat`:
+    // make sure this socket is registered for it. `done(true)` once the backend
+    // acknowledged the join (at once if it already had), `done(false)` when no
+    // join is coming (observe mode, a failed join, the socket closing). Runs on
+    // this pair's thread; `done` is called there too.
+    void ensure_joined(const std::string& chat, std::function<void(bool)> done);
     // Called about once a second by the worker: a write stalled for longer than
     // --write-timeout means the peer stopped reading; it is closed as too slow.
     void check_write_stall(std::int64_t now);
@@ -97,6 +105,7 @@ private:
     void drop_queue(int s);
     void arm_timer(rules::millis at);
     void close_slow(int s);
+    void settle_waiters(const std::string& chat, bool joined);
     void finish();
 
     worker& w_;
@@ -112,6 +121,9 @@ private:
     boost::asio::steady_timer timer_;
     std::optional<boost::asio::steady_timer> hard_close_;
     rules::millis timer_at_{-1};
+    std::string session_;  // the browser session (cookie), empty when none
+    std::int64_t session_touched_{0};
+    std::vector<std::pair<std::string, std::function<void(bool)>>> join_waiters_;
     bool established_{false};
     bool finished_{false};
     std::string closed_by_;  // "client", "server" or "proxy": who ended it first
