@@ -37,14 +37,24 @@ bool is_hop_header(std::string_view name, std::string_view connection_tokens) {
     return token_listed(name, connection_tokens);
 }
 
+namespace {
+void insert_field(const http::fields::value_type& f, http::fields& to) {
+    if (f.name() == http::field::unknown)
+        to.insert(f.name_string(), f.value());
+    else
+        to.insert(f.name(), f.value());
+}
+}  // namespace
+
+void copy_all(const http::fields& from, http::fields& to) {
+    for (const auto& f : from) insert_field(f, to);
+}
+
 void copy_end_to_end(const http::fields& from, http::fields& to) {
     std::string_view connection = from[http::field::connection];
     for (const auto& f : from) {
         if (is_hop_header(f.name_string(), connection)) continue;
-        if (f.name() == http::field::unknown)
-            to.insert(f.name_string(), f.value());
-        else
-            to.insert(f.name(), f.value());
+        insert_field(f, to);
     }
 }
 

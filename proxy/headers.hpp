@@ -12,6 +12,9 @@ namespace wsproxy {
 // `connection_tokens` is the value of the Connection header, whose tokens are hop-by-hop too.
 bool is_hop_header(std::string_view name, std::string_view connection_tokens);
 
+// Copies every header, repeated ones included.
+void copy_all(const boost::beast::http::fields& from, boost::beast::http::fields& to);
+
 // Copies end-to-end headers from `from` to `to`.
 void copy_end_to_end(const boost::beast::http::fields& from, boost::beast::http::fields& to);
 

@@ -36,6 +36,20 @@ log::level to_log_level(rules::log_level l) {
     return log::level::info;
 }
 
+// The same timeouts, size limit and compression on both legs; only the role differs.
+void configure_leg(websocket::stream<flex_stream>& ws, const proxy_options& opts, bool server_role) {
+    ws.set_option(websocket::stream_base::timeout{
+        seconds(opts.handshake_timeout), seconds(opts.idle_timeout), opts.keepalive_pings});
+    ws.read_message_max(opts.max_message_bytes);
+    ws.auto_fragment(false);
+    if (opts.permessage_deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.server_enable = server_role;
+        pmd.client_enable = !server_role;
+        ws.set_option(pmd);
+    }
+}
+
 // Read errors that mean the peer went away without a closing handshake.
 bool peer_vanished(const beast::error_code& ec) {
     return ec == net::error::eof || ec == net::error::connection_reset ||
@@ -84,16 +98,7 @@ void ws_pair::on_upstream_transport(beast::error_code ec, std::string_view stage
     server_.emplace(std::move(*stream));
     const auto& opts = w_.shared.opts;
     auto& ws = server_->ws;
-    websocket::stream_base::timeout t{seconds(opts.handshake_timeout), seconds(opts.idle_timeout),
-                                      opts.keepalive_pings};
-    ws.set_option(t);
-    ws.read_message_max(opts.max_message_bytes);
-    ws.auto_fragment(false);
-    if (opts.permessage_deflate) {
-        websocket::permessage_deflate pmd;
-        pmd.client_enable = true;
-        ws.set_option(pmd);
-    }
+    configure_leg(ws, opts, false);
     // The browser's request, minus what belongs to this hop, plus X-Forwarded-*.
     http::fields forwarded;
     copy_end_to_end(req_, forwarded);
@@ -101,12 +106,7 @@ void ws_pair::on_upstream_transport(beast::error_code ec, std::string_view stage
     ws.set_option(websocket::stream_base::decorator(
         [forwarded = std::move(forwarded)](websocket::request_type& r) {
             r.erase(http::field::user_agent);
-            for (const auto& f : forwarded) {
-                if (f.name() == http::field::unknown)
-                    r.insert(f.name_string(), f.value());
-                else
-                    r.insert(f.name(), f.value());
-            }
+            copy_all(forwarded, r);
         }));
     std::string host(req_[http::field::host]);
     if (host.empty()) host = opts.upstream.host + ":" + std::to_string(opts.upstream.port);
@@ -137,30 +137,16 @@ void ws_pair::on_upstream_handshake(beast::error_code ec) {
                               "wsproxy: the upstream WebSocket handshake failed (" +
                                   ec.message() + ")\n");
     }
-    const auto& opts = w_.shared.opts;
     auto& ws = client_.ws;
-    websocket::stream_base::timeout t{seconds(opts.handshake_timeout), seconds(opts.idle_timeout),
-                                      opts.keepalive_pings};
-    ws.set_option(t);
-    ws.read_message_max(opts.max_message_bytes);
-    ws.auto_fragment(false);
-    if (opts.permessage_deflate) {
-        websocket::permessage_deflate pmd;
-        pmd.server_enable = true;
-        ws.set_option(pmd);
-    }
+    configure_leg(ws, w_.shared.opts, true);
     // The backend's 101 headers (its subprotocol choice, cookies) go back to the browser.
     http::fields back;
     copy_end_to_end(upstream_res_, back);
+    upstream_res_ = {};  // not needed any more: free its headers
     ws.set_option(websocket::stream_base::decorator(
         [back = std::move(back)](websocket::response_type& r) {
             r.erase(http::field::server);
-            for (const auto& f : back) {
-                if (f.name() == http::field::unknown)
-                    r.insert(f.name_string(), f.value());
-                else
-                    r.insert(f.name(), f.value());
-            }
+            copy_all(back, r);
         }));
     ws.async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
         self->on_client_accept(ec);

@@ -3,33 +3,17 @@
 #include <catch2/catch.hpp>
 #include <map>
 
-#include "backend/chat_backend.hpp"
+#include "backend_fixture.hpp"
 #include "proxy_fixture.hpp"
 #include "ws_test_client.hpp"
 
 using namespace std::chrono_literals;
 
+using backend_test::backend_fixture;
+
 namespace {
 
-struct backend_fixture {
-    explicit backend_fixture(unsigned threads = 1) {
-        chat_backend::options o;
-        o.auto_register = false;
-        o.threads = threads;
-        o.chunk_delay_ms = 1;
-        o.log = log.sink();
-        server = std::make_unique<chat_backend::server>(o);
-        server->start();
-    }
-    ws_test::line_log log;
-    std::unique_ptr<chat_backend::server> server;
-};
-
-std::string chat_uuid(int i) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
-    return buf;
-}
+std::string chat_uuid(int i) { return backend_test::chat_uuid(i, 8000); }
 
 nlohmann::json send_message(const std::string& chat, const std::string& content) {
     return {{"type", "send_message"}, {"data", {{"chat_id", chat}, {"content", content}}}};

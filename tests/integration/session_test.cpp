@@ -6,34 +6,18 @@
 #include <filesystem>
 #include <fstream>
 
-#include "backend/chat_backend.hpp"
+#include "backend_fixture.hpp"
 #include "proxy_fixture.hpp"
 #include "ws_test_client.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+using backend_test::backend_fixture;
+
 namespace {
 
-struct backend_fixture {
-    explicit backend_fixture(chat_backend::dialect_kind d = chat_backend::dialect_kind::standard) {
-        chat_backend::options o;
-        o.auto_register = false;
-        o.chunk_delay_ms = 1;
-        o.dialect = d;
-        o.log = log.sink();
-        server = std::make_unique<chat_backend::server>(o);
-        server->start();
-    }
-    ws_test::line_log log;
-    std::unique_ptr<chat_backend::server> server;
-};
-
-std::string chat_uuid(int i) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "00000000-0000-4000-9000-%012d", i);
-    return buf;
-}
+std::string chat_uuid(int i) { return backend_test::chat_uuid(i, 9000); }
 
 ws_test::connect_options with_session(const std::string& session) {
     ws_test::connect_options o;
@@ -207,7 +191,7 @@ TEST_CASE("reloaded rules apply to new connections, and a bad file keeps the old
 
 TEST_CASE("a backend with other names and places is repaired by a rules file alone",
           "[session][dialect]") {
-    backend_fixture backend(chat_backend::dialect_kind::rooms);
+    backend_fixture backend(1, chat_backend::dialect_kind::rooms);
     auto opts = relay_test::proxy_options_for(backend.server->port());
     opts.rules_file = std::string(WSPROXY_SOURCE_DIR) + "/rules/examples/rooms.yaml";
     relay_test::running_proxy proxy(opts);
