@@ -104,6 +104,9 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer (or a pipe like `wsproxy --print-default-rules | head`) that goes away is
+    // an error to handle where it happens, never a signal that kills the process.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"wsproxy: a WebSocket proxy that inspects every frame, injects join_chat for "
                  "clients that never send it, and exports what it sees as metrics"};
     app.set_version_flag("--version", "wsproxy " WSPROXY_VERSION);
@@ -157,7 +160,6 @@ int main(int argc, char** argv) {
         boost::asio::io_context signals_ioc{1};
         boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
         boost::asio::signal_set hangup(signals_ioc, SIGHUP);
-        std::signal(SIGPIPE, SIG_IGN);
 
         wsproxy::server server(std::move(opts));
         server.start();

@@ -287,7 +287,7 @@ TEST_CASE("with auto-register off, send_message to an unjoined chat is discarded
   expect_nothing_pending(c);
 }
 
-TEST_CASE("--client-id-at places client_id in data, at top level, in both or nowhere",
+TEST_CASE("client_id is placed in data, at top level, in both or nowhere as --client-id-at says",
           "[backend]") {
   using at = chat_backend::client_id_at;
   auto where = GENERATE(at::data, at::top, at::both, at::none);
