@@ -61,11 +61,10 @@ public:
         acceptor_.close(ec);
         {
             std::lock_guard lock(mutex_);
+            // shutdown() wakes the connection threads' blocking reads; each thread closes
+            // its own socket as it ends (closing here would race with those reads).
             for (auto& s : sockets_) {
-                if (auto p = s.lock()) {
-                    p->shutdown(tcp::socket::shutdown_both, ec);
-                    p->close(ec);
-                }
+                if (auto p = s.lock()) p->shutdown(tcp::socket::shutdown_both, ec);
             }
         }
         for (auto& t : threads_)
