@@ -347,7 +347,9 @@ void ws_pair::on_write(int s, beast::error_code ec) {
     l.out.pop_front();
     if (borrowed) release_borrow(other(s));
     if (ec && !l.write_done) {
-        // The leg is broken; its read side reports how, and ends the pair.
+        // The leg is broken. Its pending read then ends with operation_aborted, so the
+        // real cause is kept here for on_leg_ended to report.
+        l.write_error = ec;
         l.write_done = true;
         drop_queue(s);
         return;
@@ -379,6 +381,7 @@ void ws_pair::drop_queue(int s) {
 
 void ws_pair::on_leg_ended(int s, beast::error_code ec) {
     leg& l = at(s);
+    if (ec == net::error::operation_aborted && l.write_error) ec = l.write_error;
     l.read_done = true;
     l.write_done = true;  // Beast has answered the close or torn the socket down
     drop_queue(s);

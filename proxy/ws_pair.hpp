@@ -82,7 +82,8 @@ private:
         unsigned borrowed{0};    // queued entries elsewhere that point into `in`
         std::int64_t write_started{0};  // now_ms() when the current write began
         bool slow{false};        // closed because it stopped reading
-        bool close_sent{false};  // a close frame is written or on its way (only one may be)
+        bool close_sent{false};
+        boost::beast::error_code write_error;  // how a write failed, if the write saw it first  // a close frame is written or on its way (only one may be)
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }

@@ -516,15 +516,10 @@ TEST_CASE("without isolation_enforce the same broadcast is delivered but counted
     CHECK(h.value("wsproxy_isolation_dropped_total") == 0);
 }
 
-// Known bug, reported to the lead (proxy/ws_pair.cpp, on_write / on_leg_ended): when a
-// peer vanishes while the proxy is writing to it, Beast delivers the reset to the write,
-// and the pending read then completes with operation_aborted. on_leg_ended takes that as
-// an unknown error: the pair is counted as reason="error" instead of "client_gone", logged
-// as "Operation canceled", and the upstream gets "client error". (For the upstream leg the
-// same loses wsproxy_upstream_errors_total{reason="closed"} and sends "upstream error".)
-// In a soak with 1000 churning connections about one close in five was miscounted.
+// Beast delivers a peer's reset to the write in progress, and the pending read then
+// completes with operation_aborted: the pair must still be counted as client_gone.
 TEST_CASE("a client reset while the proxy writes to it is counted as client_gone",
-          "[hostile][!mayfail]") {
+          "[hostile]") {
     hostile h;
     client c;
     REQUIRE_FALSE(c.connect(h.port()));
