@@ -99,7 +99,7 @@ struct server::impl {
         worker& w = *workers[next_worker];
         next_worker = (next_worker + 1) % workers.size();
         // The socket is created on the worker's io_context; the session is started there.
-        acceptor.async_accept(w.ioc, [this, &w](beast::error_code ec, tcp::socket s) {
+        acceptor.async_accept(w.ioc, [this, &w](beast::error_code ec, flex_stream::socket_type s) {
             if (!acceptor.is_open()) return;
             if (ec) {
                 // Out of descriptors (EMFILE/ENFILE) or a transient error: pause, never spin.
@@ -115,12 +115,12 @@ struct server::impl {
         });
     }
 
-    void start_session(worker& w, tcp::socket s) {
+    void start_session(worker& w, flex_stream::socket_type s) {
         beast::error_code ec;
         auto remote = s.remote_endpoint(ec);
         if (ec) return;
         s.set_option(tcp::no_delay(true), ec);
-        beast::tcp_stream tcp_stream(std::move(s));
+        flex_stream::tcp_type tcp_stream(std::move(s));
         std::string address = remote.address().to_string();
         auto stream = client_tls ? flex_stream(std::move(tcp_stream), *client_tls)
                                  : flex_stream(std::move(tcp_stream));

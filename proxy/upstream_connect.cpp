@@ -88,7 +88,7 @@ private:
     worker& w_;
     upstream_handler done_;
     tcp::resolver resolver_;
-    beast::tcp_stream tcp_;
+    flex_stream::tcp_type tcp_;
     std::optional<flex_stream> stream_;
 };
 

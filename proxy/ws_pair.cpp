@@ -224,9 +224,12 @@ void ws_pair::on_read(int s, beast::error_code ec) {
     auto dir = s == client_side ? rules::direction::client_to_server
                                 : rules::direction::server_to_client;
     w_.stats.count(metrics::proxy_stat::bytes, static_cast<std::uint32_t>(dir), payload.size());
+    // One clock read gives both the engine's time and the start of the processing time.
     auto started = std::chrono::steady_clock::now();
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch())
+                   .count();
     actions_.clear();
-    engine_.on_frame(dir, payload, text, now_ms(), actions_);
+    engine_.on_frame(dir, payload, text, now, actions_);
     w_.stats.observe_frame_processing(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                              started)
@@ -234,7 +237,6 @@ void ws_pair::on_read(int s, beast::error_code ec) {
     run_actions(s);
     if (s == client_side && !session_.empty()) {
         // Coarse activity for the "most recent socket" policy: at most once a second.
-        auto now = now_ms();
         if (now - session_touched_ >= 1000) {
             session_touched_ = now;
             w_.shared.sessions.touch_socket(session_, id_, now);
@@ -316,6 +318,14 @@ void ws_pair::enqueue(int to, outgoing msg, int borrowed_from) {
     if (!l.writing) do_write(to);
 }
 
+void ws_pair::enqueue_close(int to, websocket::close_reason reason) {
+    leg& l = at(to);
+    if (l.write_done || l.close_queued) return;  // the first close is the one sent
+    l.close_queued = true;
+    l.close_to_send = std::move(reason);
+    enqueue(to, outgoing::close(), -1);
+}
+
 void ws_pair::do_write(int s) {
     leg& l = at(s);
     if (l.out.empty() || l.writing) return;
@@ -326,7 +336,7 @@ void ws_pair::do_write(int s) {
     if (msg.is_close) {
         l.write_done = true;
         l.close_sent = true;
-        l.ws.async_close(msg.reason, [self, s](beast::error_code ec) { self->on_write(s, ec); });
+        l.ws.async_close(l.close_to_send, [self, s](beast::error_code ec) { self->on_write(s, ec); });
         return;
     }
     net::const_buffer buf;
@@ -344,7 +354,7 @@ void ws_pair::on_write(int s, beast::error_code ec) {
     leg& l = at(s);
     l.writing = false;
     bool borrowed = l.out.front().borrowed;
-    l.out.pop_front();
+    l.out.erase(l.out.begin());
     if (borrowed) release_borrow(other(s));
     if (ec && !l.write_done) {
         // The leg is broken. Its pending read then ends with operation_aborted, so the
@@ -437,7 +447,7 @@ void ws_pair::on_leg_ended(int s, beast::error_code ec) {
             w_.stats.count(metrics::upstream_error::closed);
         log::write(log::level::debug, "leg_ended",
                    {{"conn", id_}, {"side", who}, {"error", ec.message()}});
-        enqueue(other(s), outgoing::close(to_other), -1);
+        enqueue_close(other(s), std::move(to_other));
     }
     if (client_.read_done && server_->read_done) finish();
 }
@@ -450,8 +460,7 @@ void ws_pair::drain() {
         w_.stats.count(close_reason::drain);
     }
     for (int s : {client_side, server_side})
-        enqueue(s, outgoing::close({websocket::close_code::going_away, "proxy shutting down"}),
-                -1);
+        enqueue_close(s, {websocket::close_code::going_away, "proxy shutting down"});
 }
 
 void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done) {

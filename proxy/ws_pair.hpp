@@ -3,8 +3,8 @@
 // rules engine between them. Owns itself (every pending operation holds a
 // shared_ptr) and lives on one worker thread from upgrade to close.
 #include <boost/beast/http.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -45,12 +45,13 @@ public:
 private:
     enum side : int { client_side = 0, server_side = 1 };
 
+    // One entry of a leg's write queue. A close frame's reason lives in the leg
+    // (only one close is ever sent), which keeps this entry small.
     struct outgoing {
-        std::string owned;                      // the frame, unless borrowed
-        bool borrowed{false};                   // the frame is the other leg's read buffer
+        std::string owned;     // the frame, unless borrowed
+        bool borrowed{false};  // the frame is the other leg's read buffer
         bool text{true};
         bool is_close{false};
-        boost::beast::websocket::close_reason reason{};
 
         static outgoing frame_from_other_leg(bool text) {
             outgoing o;
@@ -63,10 +64,9 @@ private:
             o.owned = std::move(payload);
             return o;
         }
-        static outgoing close(boost::beast::websocket::close_reason r) {
+        static outgoing close() {
             outgoing o;
             o.is_close = true;
-            o.reason = std::move(r);
             return o;
         }
     };
@@ -75,15 +75,20 @@ private:
         explicit leg(flex_stream s) : ws(std::move(s)) {}
         boost::beast::websocket::stream<flex_stream> ws;
         boost::beast::flat_buffer in;  // the message being relayed from this leg
-        std::deque<outgoing> out;      // frames waiting to be written to this leg
+        // Frames waiting to be written to this leg, oldest first. Rarely more than two
+        // (the relayed frame and an injection), so they live inline: no allocation per
+        // leg, where a std::deque allocated 576 bytes up front.
+        boost::container::small_vector<outgoing, 2> out;
         bool writing{false};
         bool read_done{false};   // this leg will deliver nothing more
         bool write_done{false};  // nothing more may be written to this leg
         unsigned borrowed{0};    // queued entries elsewhere that point into `in`
         std::int64_t write_started{0};  // now_ms() when the current write began
         bool slow{false};        // closed because it stopped reading
-        bool close_sent{false};
-        boost::beast::error_code write_error;  // how a write failed, if the write saw it first  // a close frame is written or on its way (only one may be)
+        bool close_sent{false};    // a close frame is written or on its way
+        bool close_queued{false};  // a close frame is in `out`, with close_to_send
+        boost::beast::websocket::close_reason close_to_send;
+        boost::beast::error_code write_error;  // how a write failed, if the write saw it first
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
@@ -100,6 +105,7 @@ private:
     void on_leg_ended(int s, boost::beast::error_code ec);
     void run_actions(int from);
     void enqueue(int to, outgoing msg, int borrowed_from);
+    void enqueue_close(int to, boost::beast::websocket::close_reason reason);
     void do_write(int s);
     void on_write(int s, boost::beast::error_code ec);
     void release_borrow(int s);

@@ -44,7 +44,7 @@ public:
     // websocket::error::upgrade_declined and response() has the status and body.
     beast::error_code connect(unsigned short port, const client_options& o = {}) {
         opts_ = o;
-        beast::tcp_stream tcp(ioc_);
+        wsproxy::flex_stream::tcp_type tcp(ioc_);
         beast::error_code result = net::error::timed_out;
         tcp.async_connect(tcp::endpoint(net::ip::make_address(o.host), port),
                           [&](beast::error_code ec) { result = ec; });
