@@ -81,6 +81,8 @@ struct options {
     std::string label;
     std::string tenant{"miptech-company"};
     double settle{1};  // idle: seconds between the last handshake and the RSS sample
+    bool deflate{false};       // offer permessage-deflate
+    bool idle_message{false};  // idle: each connection sends one message after its handshake
 };
 
 // Set by the main thread, read by the workers with relaxed loads.
@@ -279,6 +281,11 @@ void conn::on_connect(beast::error_code ec) {
         req.set(beast::http::field::user_agent, "wsproxy-bench");
     }));
     ws_.read_message_max(64 << 20);
+    if (w_.opt.deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.client_enable = true;
+        ws_.set_option(pmd);
+    }
     ws_.async_handshake(w_.ep.host + ":" + std::to_string(w_.ep.port), w_.ep.target,
                         [this](beast::error_code e) { on_handshake(e); });
 }
@@ -296,6 +303,12 @@ void conn::on_handshake(beast::error_code ec) {
     w_.shared.connected.fetch_add(1, std::memory_order_relaxed);
     w_.connect_finished();
     do_read();
+    // An idle chat connection has been used before it idles: one message each way puts
+    // the buffers (and with --deflate the compression state) that use allocates in place.
+    if (w_.opt.mode == "idle" && w_.opt.idle_message) {
+        ++to_send_;
+        do_write();
+    }
 }
 
 void conn::do_read() {
@@ -648,6 +661,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--settle", o.settle, "idle: seconds to wait before sampling RSS")
         ->capture_default_str();
+    app.add_flag("--deflate", o.deflate, "Offer permessage-deflate on every connection");
+    app.add_flag("--idle-message", o.idle_message,
+                 "idle: each connection sends one message (echoed back) before it idles");
     bool url_given = false;
     try {
         app.parse(argc, argv);

