@@ -68,7 +68,8 @@ public:
         tcp().socket().close(ec);
     }
 
-    // WebSocket teardown, found by Beast through argument-dependent lookup.
+    // WebSocket teardown, found by Beast through argument-dependent lookup: the test
+    // clients and the admin tooling run Beast's websocket::stream over this type.
     template <class Handler>
     friend void async_teardown(boost::beast::role_type role, flex_stream& s, Handler&& handler) {
         using boost::beast::websocket::async_teardown;

@@ -170,7 +170,11 @@ void http_session::upgrade() {
                        "wsproxy: too many connections (--max-connections)\n", false);
     }
     // ws_pair releases the connection slot when it is destroyed.
-    std::make_shared<ws_pair>(w_, std::move(stream_), std::move(req_), remote_)->start();
+    // Bytes read behind the request are the browser's first frames.
+    auto early = buf_.cdata();
+    std::make_shared<ws_pair>(w_, std::move(stream_), std::move(req_), remote_,
+                              std::string(static_cast<const char*>(early.data()), early.size()))
+        ->start();
 }
 
 void http_session::forward() {

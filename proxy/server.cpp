@@ -127,9 +127,10 @@ struct server::impl {
         std::make_shared<http_session>(w, std::move(stream), std::move(address))->start();
     }
 
-    // Once a second per worker: find writes that have stalled (peers that stopped reading).
+    // Per worker, at most a second apart: idle timeouts, keep-alive pings, stalled writes
+    // (ws_pair::tick). One timer per thread instead of one re-armed per frame.
     void sweep(worker& w, std::shared_ptr<net::steady_timer> timer) {
-        timer->expires_after(std::chrono::seconds(1));
+        timer->expires_after(ws_pair::sweep_interval(shared.opts));
         timer->async_wait([this, &w, timer](beast::error_code ec) {
             if (ec) return;
             auto now = now_ms();
@@ -137,7 +138,7 @@ struct server::impl {
             live.reserve(w.pairs.size());
             for (auto& [id, weak] : w.pairs)
                 if (auto p = weak.lock()) live.push_back(std::move(p));
-            for (auto& p : live) p->check_write_stall(now);
+            for (auto& p : live) p->tick(now);
             sweep(w, timer);
         });
     }

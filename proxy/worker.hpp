@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <unordered_map>
+#include <vector>
 
 #include "metrics/registry.hpp"
 #include "proxy/chat_registry.hpp"
@@ -51,13 +53,33 @@ struct worker {
     metrics::shard& stats;
     // Live connection pairs on this thread, for drain and snapshots.
     std::unordered_map<std::uint64_t, std::weak_ptr<ws_pair>> pairs;
+    // Every plain-TCP leg on this thread reads into this one buffer and keeps only an
+    // incomplete frame's bytes for itself: an idle connection holds no read buffer.
+    std::vector<char> read_buffer = std::vector<char>(64 * 1024);
+
+    // Masking keys for frames to the backend (RFC 6455 5.3): xorshift seeded from
+    // random_device, as Beast's default generator is; masking guards intermediaries
+    // against chosen plaintext, it is not secrecy. Never zero: zero means "unmasked"
+    // to ws::write_header.
+    std::uint32_t next_mask_key() {
+        for (;;) {
+            mask_state_ ^= mask_state_ << 13;
+            mask_state_ ^= mask_state_ >> 7;
+            mask_state_ ^= mask_state_ << 17;
+            if (auto k = static_cast<std::uint32_t>(mask_state_ >> 16)) return k;
+        }
+    }
+
+private:
+    std::uint64_t mask_state_{std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32) | 1};
 };
 
-// Milliseconds on a monotonic clock: the engine's notion of time.
-inline std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+// Milliseconds of a steady_clock time point.
+inline std::int64_t to_ms(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+
+// Milliseconds on a monotonic clock: the engine's notion of time.
+inline std::int64_t now_ms() { return to_ms(std::chrono::steady_clock::now()); }
 
 }  // namespace wsproxy

@@ -1,5 +1,7 @@
 #include "proxy/ws_pair.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "proxy/connections.hpp"
@@ -7,24 +9,29 @@
 #include "proxy/log.hpp"
 #include "proxy/tap.hpp"
 #include "proxy/upstream_connect.hpp"
+#include "proxy/ws_handshake.hpp"
 #include "rules/rest.hpp"
 
 namespace wsproxy {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 using metrics::close_reason;
 using rules::action;
+using tcp = net::ip::tcp;
 
 namespace {
 
 constexpr int other(int s) { return 1 - s; }
+// A buffer grown past this by one large message is given back once it is empty.
+constexpr std::size_t keep_capacity = 64 * 1024;
 
 std::chrono::steady_clock::duration seconds(double s) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(s));
 }
+
+std::int64_t millis(double s) { return static_cast<std::int64_t>(s * 1000); }
 
 log::level to_log_level(rules::log_level l) {
     switch (l) {
@@ -36,42 +43,58 @@ log::level to_log_level(rules::log_level l) {
     return log::level::info;
 }
 
-// The same timeouts, size limit and compression on both legs; only the role differs.
-void configure_leg(websocket::stream<flex_stream>& ws, const proxy_options& opts, bool server_role) {
-    ws.set_option(websocket::stream_base::timeout{
-        seconds(opts.handshake_timeout), seconds(opts.idle_timeout), opts.keepalive_pings});
-    ws.read_message_max(opts.max_message_bytes);
-    ws.auto_fragment(false);
-    if (opts.permessage_deflate) {
-        websocket::permessage_deflate pmd;
-        pmd.server_enable = server_role;
-        pmd.client_enable = !server_role;
-        ws.set_option(pmd);
-    }
-}
-
-// Read errors that mean the peer went away without a closing handshake.
+// I/O errors that mean the peer went away without a closing handshake.
 bool peer_vanished(const beast::error_code& ec) {
     return ec == net::error::eof || ec == net::error::connection_reset ||
            ec == net::error::broken_pipe || ec == net::error::connection_aborted ||
            ec == net::ssl::error::stream_truncated || ec == net::error::not_connected;
 }
 
+void release_if_large(std::string& s) {
+    if (s.empty() && s.capacity() > keep_capacity) std::string().swap(s);
+}
+
+// Deflate output for frames to compressing peers, reused by every leg on the thread.
+thread_local std::string deflate_scratch;
+
 }  // namespace
 
-ws_pair::ws_pair(worker& w, flex_stream client, request req, std::string remote)
+struct ws_pair::upstream_handshake {
+    http::request<http::empty_body> req;
+    std::string key;
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+};
+
+ws_pair::ws_pair(worker& w, flex_stream client, request req, std::string remote, std::string early)
     : w_(w),
       id_(w.shared.next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       remote_(std::move(remote)),
       req_(std::move(req)),
       opened_ms_(now_ms()),
-      client_(std::move(client)),
+      client_(std::move(client), true, w.shared.opts.max_message_bytes),
       engine_(w.shared.rules.load()),
-      timer_(w.ioc) {}
+      timer_(w.ioc) {
+    client_.in = std::move(early);
+}
 
 ws_pair::~ws_pair() { w_.shared.connections.fetch_sub(1, std::memory_order_relaxed); }
 
+std::chrono::milliseconds ws_pair::sweep_interval(const proxy_options& opts) {
+    // A quarter of the idle timeout, so that a keep-alive ping at half of it is sent in
+    // time; never more than a second, never less than 50 ms.
+    double s = std::min({1.0, opts.idle_timeout / 4, opts.handshake_timeout / 2,
+                         opts.write_timeout / 2});
+    return std::chrono::milliseconds(std::max<std::int64_t>(50, millis(s)));
+}
+
 void ws_pair::start() {
+    if (auto problem = ws::check_upgrade_request(req_)) {
+        w_.stats.count(metrics::handshake_error::bad_request);
+        log::write(log::level::info, "client_handshake_failed",
+                   {{"conn", id_}, {"error", problem->message}});
+        return reject_upgrade(problem->status, "wsproxy: " + problem->message + "\n");
+    }
     w_.pairs.emplace(id_, weak_from_this());
     async_connect_upstream(w_, [self = shared_from_this()](beast::error_code ec,
                                                            std::string_view stage,
@@ -95,87 +118,137 @@ void ws_pair::on_upstream_transport(beast::error_code ec, std::string_view stage
                                   " is unreachable (" + std::string(stage) + ": " + ec.message() +
                                   ")\n");
     }
-    server_.emplace(std::move(*stream));
     const auto& opts = w_.shared.opts;
-    auto& ws = server_->ws;
-    configure_leg(ws, opts, false);
+    server_.emplace(std::move(*stream), false, opts.max_message_bytes);
+    handshake_ = std::make_unique<upstream_handshake>();
+    auto& hs = *handshake_;
+    hs.key = ws::make_key();
+    auto& r = hs.req;
+    r.method(http::verb::get);
+    r.target(req_.target());
+    r.version(11);
+    std::string host(req_[http::field::host]);
+    if (host.empty()) host = opts.upstream.host + ":" + std::to_string(opts.upstream.port);
+    r.set(http::field::host, host);
+    r.set(http::field::upgrade, "websocket");
+    r.set(http::field::connection, "Upgrade");
+    r.set(http::field::sec_websocket_key, hs.key);
+    r.set(http::field::sec_websocket_version, "13");
+    if (opts.permessage_deflate) r.set(http::field::sec_websocket_extensions, ws::deflate_offer);
     // The browser's request, minus what belongs to this hop, plus X-Forwarded-*.
     http::fields forwarded;
     copy_end_to_end(req_, forwarded);
-    add_forwarded(forwarded, req_, remote_, client_.ws.next_layer().is_tls());
-    ws.set_option(websocket::stream_base::decorator(
-        [forwarded = std::move(forwarded)](websocket::request_type& r) {
-            r.erase(http::field::user_agent);
-            copy_all(forwarded, r);
-        }));
-    std::string host(req_[http::field::host]);
-    if (host.empty()) host = opts.upstream.host + ":" + std::to_string(opts.upstream.port);
-    ws.async_handshake(upstream_res_, host, req_.target(),
-                       [self = shared_from_this()](beast::error_code ec) {
-                           self->on_upstream_handshake(ec);
-                       });
+    add_forwarded(forwarded, req_, remote_, client_.stream.is_tls());
+    copy_all(forwarded, r);
+    hs.parser.header_limit(16 * 1024);
+    hs.parser.body_limit(64 * 1024);
+    server_->stream.tcp().expires_after(seconds(opts.handshake_timeout));
+    http::async_write(server_->stream, r,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->on_upstream_request_written(ec);
+                      });
 }
 
-void ws_pair::on_upstream_handshake(beast::error_code ec) {
-    if (ec == websocket::error::upgrade_declined) {
+void ws_pair::on_upstream_request_written(beast::error_code ec) {
+    if (ec) return on_upstream_response(ec);
+    auto& hs = *handshake_;
+    http::async_read(server_->stream, hs.buffer, hs.parser,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                         self->on_upstream_response(ec);
+                     });
+}
+
+void ws_pair::on_upstream_response(beast::error_code ec) {
+    auto& hs = *handshake_;
+    auto& res = hs.parser.get();
+    ws::upstream_verdict verdict;
+    if (!ec) verdict = ws::check_upgrade_response(res, hs.key, w_.shared.opts.permessage_deflate);
+    if (!ec && verdict.declined) {
         // The backend answered the upgrade with its own status: the browser gets it as is.
         w_.stats.count(metrics::upstream_error::handshake_rejected);
         log::write(log::level::info, "upstream_declined_upgrade",
-                   {{"conn", id_}, {"status", upstream_res_.result_int()}});
-        auto status = upstream_res_.result();
-        std::string type(upstream_res_[http::field::content_type]);
-        return reject_upgrade(status, std::move(upstream_res_.body()),
+                   {{"conn", id_}, {"status", res.result_int()}});
+        std::string type(res[http::field::content_type]);
+        return reject_upgrade(res.result(), std::move(res.body()),
                               type.empty() ? "text/plain" : type);
     }
-    if (ec) {
+    if (ec || !verdict.error.empty()) {
         bool timeout = ec == beast::error::timeout;
+        std::string why = ec ? ec.message() : verdict.error;
         w_.stats.count(timeout ? metrics::upstream_error::timeout
                                : metrics::upstream_error::handshake_rejected);
         log::write(log::level::warn, "upstream_failed",
-                   {{"conn", id_}, {"stage", "handshake"}, {"error", ec.message()}});
+                   {{"conn", id_}, {"stage", "handshake"}, {"error", why}});
+        server_->stream.close();
         return reject_upgrade(timeout ? http::status::gateway_timeout : http::status::bad_gateway,
-                              "wsproxy: the upstream WebSocket handshake failed (" +
-                                  ec.message() + ")\n");
+                              "wsproxy: the upstream WebSocket handshake failed (" + why + ")\n");
     }
-    auto& ws = client_.ws;
-    configure_leg(ws, w_.shared.opts, true);
-    // The backend's 101 headers (its subprotocol choice, cookies) go back to the browser.
+    server_->stream.tcp().expires_never();
+    if (verdict.deflate) {
+        server_->reader.use_deflate(*verdict.deflate, false);
+        server_->deflate.emplace(*verdict.deflate, false);
+    }
+    // Frames the backend sent right behind its 101 (connection_ready, typically).
+    auto early = hs.buffer.cdata();
+    server_->in.assign(static_cast<const char*>(early.data()), early.size());
+
+    // The browser's 101: the backend's end-to-end headers (its subprotocol choice,
+    // cookies) and our own answer to the browser's extension offer.
+    auto out = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols,
+                                                                 11);
+    out->set(http::field::upgrade, "websocket");
+    out->set(http::field::connection, "Upgrade");
+    out->set(http::field::sec_websocket_accept,
+             ws::accept_for(req_[http::field::sec_websocket_key]));
+    if (w_.shared.opts.permessage_deflate) {
+        auto offer = req_[http::field::sec_websocket_extensions];
+        if (auto agreed = offer.empty() ? std::nullopt : ws::accept_deflate_offer(offer)) {
+            out->set(http::field::sec_websocket_extensions, agreed->response);
+            client_.reader.use_deflate(agreed->params, true);
+            client_.deflate.emplace(agreed->params, true);
+        }
+    }
     http::fields back;
-    copy_end_to_end(upstream_res_, back);
-    upstream_res_ = {};  // not needed any more: free its headers
-    ws.set_option(websocket::stream_base::decorator(
-        [back = std::move(back)](websocket::response_type& r) {
-            r.erase(http::field::server);
-            copy_all(back, r);
-        }));
-    ws.async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
-        self->on_client_accept(ec);
-    });
+    copy_end_to_end(res, back);
+    copy_all(back, *out);
+    handshake_.reset();  // its headers and buffer are not needed any more
+    client_.stream.tcp().expires_after(seconds(w_.shared.opts.handshake_timeout));
+    http::async_write(client_.stream, *out,
+                      [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+                          self->on_client_accept(ec);
+                      });
 }
 
 void ws_pair::reject_upgrade(http::status status, std::string body, std::string content_type) {
     auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
     res->set(http::field::content_type, content_type);
     res->set(http::field::connection, "close");
+    if (status == http::status::upgrade_required) res->set(http::field::sec_websocket_version, "13");
     res->body() = std::move(body);
     res->prepare_payload();
-    auto& stream = client_.ws.next_layer();
+    auto& stream = client_.stream;
     stream.tcp().expires_after(seconds(w_.shared.opts.handshake_timeout));
     http::async_write(stream, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {
-        self->client_.ws.next_layer().close();
+        self->client_.stream.close();
         self->finish();
     });
 }
 
 void ws_pair::on_client_accept(beast::error_code ec) {
     if (ec) {
-        w_.stats.count(metrics::handshake_error::bad_request);
+        w_.stats.count(ec == beast::error::timeout ? metrics::handshake_error::timeout
+                                                   : metrics::handshake_error::bad_request);
         log::write(log::level::info, "client_handshake_failed",
                    {{"conn", id_}, {"error", ec.message()}});
-        server_->ws.async_close(websocket::close_code::going_away,
-                                [self = shared_from_this()](beast::error_code) { self->finish(); });
+        // The backend has accepted us: it gets a proper close.
+        client_.read_done = client_.write_done = client_.socket_closed = true;
+        client_.stream.close();
+        server_->stream.tcp().socket().non_blocking(true, ec);
+        send_close(server_side, ws::close_code::going_away, "client went away");
+        do_read(server_side);
         return;
     }
+    client_.stream.tcp().expires_never();
     established_ = true;
     w_.stats.connection_opened();
     rules::open_info info;
@@ -186,9 +259,9 @@ void ws_pair::on_client_accept(beast::error_code ec) {
         info.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     const auto& cfg = engine_.cfg();
+    auto now = now_ms();
     session_ = rules::session_of(cfg, info.headers);
     if (!session_.empty()) {
-        auto now = now_ms();
         w_.shared.sessions.add_socket(session_, &w_, id_, now);
         session_touched_ = now;
         if (cfg.rejoin.enabled)
@@ -198,43 +271,162 @@ void ws_pair::on_client_accept(beast::error_code ec) {
     log::write(log::level::debug, "connection_opened",
                {{"conn", id_}, {"remote", remote_}, {"path", std::string(req_.target().substr(
                                                           0, req_.target().find('?')))}});
+    // Plain sockets are read and written without blocking, by hand (do_read, write_bytes).
+    for (int s : {client_side, server_side}) {
+        leg& l = at(s);
+        l.last_read = now;
+        if (!l.stream.is_tls()) l.stream.tcp().socket().non_blocking(true, ec);
+    }
     actions_.clear();
-    engine_.on_open(info, now_ms(), actions_);
+    engine_.on_open(info, now, actions_);
     run_actions(-1);
     // The request is no longer needed; its headers may be large.
     req_ = {};
-    do_read(client_side);
-    do_read(server_side);
+    // Bytes that came with the handshakes are the first frames.
+    for (int s : {client_side, server_side}) {
+        leg& l = at(s);
+        if (!l.in.empty() && !l.read_done) process(s, l.in.data(), l.in.size(), true);
+        else do_read(s);
+    }
 }
+
+// ---- reading ----
 
 void ws_pair::do_read(int s) {
     leg& l = at(s);
-    if (l.read_done) return;
-    l.ws.async_read(l.in, [self = shared_from_this(), s](beast::error_code ec, std::size_t) {
-        self->on_read(s, ec);
-    });
+    if (l.read_done || l.reading || l.paused) return;
+    l.reading = true;
+    if (auto* tls = l.stream.tls()) {
+        // TLS may hold decrypted bytes the socket no longer signals: read through it,
+        // into the leg's own buffer.
+        std::size_t old = l.in.size();
+        std::size_t room = std::max<std::size_t>(16 * 1024, l.in.capacity() - old);
+        l.in.resize(old + room);
+        tls->async_read_some(net::buffer(l.in.data() + old, room),
+                             [self = shared_from_this(), s, old](beast::error_code ec,
+                                                                 std::size_t n) {
+                                 self->on_tls_read(s, ec, old, n);
+                             });
+        return;
+    }
+    // Wait for readability, then read once: no read is tried that would only say EAGAIN.
+    l.stream.tcp().socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this(), s](beast::error_code ec) { self->on_readable(s, ec); });
 }
 
-void ws_pair::on_read(int s, beast::error_code ec) {
+void ws_pair::on_readable(int s, beast::error_code ec) {
     leg& l = at(s);
-    if (ec) return on_leg_ended(s, ec);
-    auto data = l.in.cdata();
-    std::string_view payload(static_cast<const char*>(data.data()), data.size());
-    bool text = l.ws.got_text();
+    l.reading = false;
+    if (l.read_done) return;
+    if (ec) return on_io_error(s, ec);
+    auto& sock = l.stream.tcp().socket();
+    if (l.in.empty()) {
+        // The usual case: whole frames arrive, are relayed from the shared buffer and
+        // nothing is kept.
+        auto& buf = w_.read_buffer;
+        std::size_t n = sock.read_some(net::buffer(buf), ec);
+        if (ec == net::error::would_block) return do_read(s);
+        if (ec) return on_io_error(s, ec);
+        return process(s, buf.data(), n, false);
+    }
+    // The rest of a frame: read behind what is kept.
+    std::size_t old = l.in.size();
+    l.in.resize(old + std::max<std::size_t>(w_.read_buffer.size(), l.in.capacity() - old));
+    std::size_t n = sock.read_some(net::buffer(l.in.data() + old, l.in.size() - old), ec);
+    l.in.resize(old + n);
+    if (ec == net::error::would_block) return do_read(s);
+    if (ec) return on_io_error(s, ec);
+    process(s, l.in.data(), l.in.size(), true);
+}
+
+void ws_pair::on_tls_read(int s, beast::error_code ec, std::size_t old_size, std::size_t n) {
+    leg& l = at(s);
+    l.reading = false;
+    l.in.resize(old_size + n);
+    if (l.read_done) return;
+    if (ec) return on_io_error(s, ec);
+    process(s, l.in.data(), l.in.size(), true);
+}
+
+void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
+    leg& l = at(s);
+    l.last_read = now_ms();
+    l.ping_sent = false;
+    std::size_t pos = 0;
+    while (!l.read_done) {
+        ws::event e = l.reader.next(data, size, pos);
+        using kind = ws::event::kind;
+        if (e.what == kind::need_more) break;
+        switch (e.what) {
+            case kind::message:
+                on_message(s, e);
+                break;
+            case kind::ping: {
+                // Answered on this leg, as an endpoint would; not relayed.
+                char* p = const_cast<char*>(e.payload.data());
+                send_frame(s, ws::opcode::pong, p, e.payload.size(), false);
+                break;
+            }
+            case kind::pong:
+                break;
+            case kind::close:
+                if (!l.close_sent) {
+                    // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1).
+                    send_close(s, e.code, {});
+                }
+                leg_ended(s, ended::closed, e.code, e.payload);
+                break;
+            case kind::error:
+                send_close(s, e.code, e.error);
+                leg_ended(s, e.code == ws::close_code::too_big ? ended::too_big : ended::protocol,
+                          e.code, e.error);
+                break;
+            case kind::need_more:
+                break;
+        }
+    }
+    if (l.read_done) {
+        l.in.clear();
+        release_if_large(l.in);
+        return maybe_close_socket(s);
+    }
+    // Keep an incomplete frame's bytes for the next read.
+    if (in_leg_buffer) {
+        l.in.erase(0, pos);
+        release_if_large(l.in);
+    } else {
+        l.in.assign(data + pos, size - pos);
+    }
+    // Back-pressure: while the other leg still holds what we relayed, read no more.
+    if (server_ && at(other(s)).has_output() && !at(other(s)).write_done)
+        l.paused = true;
+    else
+        do_read(s);
+}
+
+void ws_pair::on_message(int s, const ws::event& e) {
+    if (!established_) return;  // the browser's handshake failed; the backend is being closed
     auto dir = s == client_side ? rules::direction::client_to_server
                                 : rules::direction::server_to_client;
+    std::string_view payload = e.payload;
     w_.stats.count(metrics::proxy_stat::bytes, static_cast<std::uint32_t>(dir), payload.size());
     // One clock read gives both the engine's time and the start of the processing time.
     auto started = std::chrono::steady_clock::now();
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch())
-                   .count();
+    auto now = to_ms(started);
     actions_.clear();
-    engine_.on_frame(dir, payload, text, now, actions_);
+    engine_.on_frame(dir, payload, e.text, now, actions_);
     w_.stats.observe_frame_processing(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                              started)
             .count()));
+    // The payload lies in a buffer of ours (the read buffer, the leg's, the reader's):
+    // a forward masks it in place.
+    frame_data_ = const_cast<char*>(payload.data());
+    frame_size_ = payload.size();
+    frame_text_ = e.text;
     run_actions(s);
+    frame_data_ = nullptr;
     if (s == client_side && !session_.empty()) {
         // Coarse activity for the "most recent socket" policy: at most once a second.
         if (now - session_touched_ >= 1000) {
@@ -242,42 +434,31 @@ void ws_pair::on_read(int s, beast::error_code ec) {
             w_.shared.sessions.touch_socket(session_, id_, now);
         }
     }
-    if (l.borrowed == 0) {
-        l.in.consume(l.in.size());
-        do_read(s);
-    }
-    // Otherwise reading resumes when the frame has been written (release_borrow):
-    // one message in flight per direction is the back-pressure.
 }
 
 void ws_pair::run_actions(int from) {
     if (tap::hub* t = w_.shared.tap; t && t->watching()) {
         std::string_view frame;
-        bool text = true;
-        if (from >= 0) {
-            auto data = at(from).in.cdata();
-            frame = std::string_view(static_cast<const char*>(data.data()), data.size());
-            text = at(from).ws.got_text();
-        }
+        if (from >= 0) frame = std::string_view(frame_data_, frame_size_);
         t->publish(id_, engine_, actions_,
                    from < 0 ? std::nullopt
                             : std::optional(from == client_side ? rules::direction::client_to_server
                                                                 : rules::direction::server_to_client),
-                   frame, text, w_.stats);
+                   frame, from >= 0 ? frame_text_ : true, w_.stats);
     }
     for (auto& a : actions_) {
         switch (a.what) {
             case action::kind::forward:
-                if (from >= 0) enqueue(other(from), outgoing::frame_from_other_leg(at(from).ws.got_text()), from);
+                if (from >= 0) send_data(other(from), frame_data_, frame_size_, frame_text_);
                 break;
             case action::kind::replace:
-                if (from >= 0) enqueue(other(from), outgoing::frame(std::move(a.payload)), -1);
+                if (from >= 0) send_data(other(from), a.payload.data(), a.payload.size(), true);
                 break;
             case action::kind::hide:
                 break;
             case action::kind::inject:
-                enqueue(a.to == rules::direction::client_to_server ? server_side : client_side,
-                        outgoing::frame(std::move(a.payload)), -1);
+                send_data(a.to == rules::direction::client_to_server ? server_side : client_side,
+                          a.payload.data(), a.payload.size(), true);
                 break;
             case action::kind::arm_timer:
                 arm_timer(a.at);
@@ -310,157 +491,285 @@ void ws_pair::run_actions(int from) {
     }
 }
 
-void ws_pair::enqueue(int to, outgoing msg, int borrowed_from) {
+// ---- writing ----
+
+void ws_pair::send_data(int to, char* data, std::size_t size, bool text) {
     leg& l = at(to);
     if (l.write_done) return;
-    if (borrowed_from >= 0) ++at(borrowed_from).borrowed;
-    l.out.push_back(std::move(msg));
-    if (!l.writing) do_write(to);
+    bool compressed = false;
+    if (l.deflate && size > 0) {
+        l.deflate->deflate(std::string_view(data, size), deflate_scratch);
+        data = deflate_scratch.data();
+        size = deflate_scratch.size();
+        compressed = true;
+    }
+    send_frame(to, text ? ws::opcode::text : ws::opcode::binary, data, size, compressed);
 }
 
-void ws_pair::enqueue_close(int to, websocket::close_reason reason) {
+void ws_pair::send_frame(int to, ws::opcode op, char* data, std::size_t size, bool compressed) {
     leg& l = at(to);
-    if (l.write_done || l.close_queued) return;  // the first close is the one sent
-    l.close_queued = true;
-    l.close_to_send = std::move(reason);
-    enqueue(to, outgoing::close(), -1);
+    if (l.write_done) return;
+    // Frames to the backend are masked, in place: the bytes are ours and already used.
+    std::uint32_t key = to == server_side ? w_.next_mask_key() : 0;
+    std::array<unsigned char, 14> head;
+    std::size_t head_size = ws::write_header(head.data(), op, size, compressed, key);
+    if (key) ws::apply_mask(data, size, key);
+    write_bytes(to, head.data(), head_size, data, size);
 }
 
-void ws_pair::do_write(int s) {
-    leg& l = at(s);
-    if (l.out.empty() || l.writing) return;
+void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
+    leg& l = at(to);
+    if (l.write_done || l.close_sent) return;  // the first close is the one sent
+    l.close_sent = true;
+    // 1005 means the peer sent no code: the answer carries none either.
+    std::string payload = code == ws::close_code::no_status ? std::string()
+                                                            : ws::close_payload(code, reason);
+    send_frame(to, ws::opcode::close, payload.data(), payload.size(), false);
+    l.write_done = true;
+    l.close_deadline = now_ms() + millis(w_.shared.opts.handshake_timeout);
+    maybe_close_socket(to);
+}
+
+void ws_pair::write_bytes(int to, const unsigned char* head, std::size_t head_size,
+                          const char* data, std::size_t size) {
+    leg& l = at(to);
+    std::size_t sent = 0;
+    if (!l.has_output() && !l.stream.is_tls()) {
+        // Nothing queued: try the frame at once, header and payload in one sendmsg.
+        std::array<net::const_buffer, 2> bufs{net::const_buffer(head, head_size),
+                                              net::const_buffer(data, size)};
+        beast::error_code ec;
+        sent = l.stream.tcp().socket().send(bufs, 0, ec);
+        if (ec && ec != net::error::would_block) return on_io_error(to, ec);
+        if (sent == head_size + size) return;
+    }
+    // The rest waits for the peer to read: copied, since the source buffer is reused.
+    std::string& q = l.writing && l.stream.is_tls() ? l.more : l.out;
+    if (sent < head_size) {
+        q.append(reinterpret_cast<const char*>(head) + sent, head_size - sent);
+        q.append(data, size);
+    } else {
+        q.append(data + (sent - head_size), size - (sent - head_size));
+    }
+    if (!l.writing) start_write(to);
+}
+
+void ws_pair::start_write(int to) {
+    leg& l = at(to);
     l.writing = true;
     l.write_started = now_ms();
-    auto& msg = l.out.front();
-    auto self = shared_from_this();
-    if (msg.is_close) {
-        l.write_done = true;
-        l.close_sent = true;
-        l.ws.async_close(l.close_to_send, [self, s](beast::error_code ec) { self->on_write(s, ec); });
+    if (auto* tls = l.stream.tls()) {
+        net::async_write(*tls, net::buffer(l.out.data() + l.out_sent, l.out.size() - l.out_sent),
+                         [self = shared_from_this(), to](beast::error_code ec, std::size_t) {
+                             self->on_tls_written(to, ec);
+                         });
         return;
     }
-    net::const_buffer buf;
-    if (msg.borrowed) {
-        auto data = at(other(s)).in.cdata();
-        buf = net::const_buffer(data.data(), data.size());
-    } else {
-        buf = net::buffer(msg.owned);
-    }
-    l.ws.text(msg.text);
-    l.ws.async_write(buf, [self, s](beast::error_code ec, std::size_t) { self->on_write(s, ec); });
+    l.stream.tcp().socket().async_wait(
+        tcp::socket::wait_write,
+        [self = shared_from_this(), to](beast::error_code ec) { self->on_writable(to, ec); });
 }
 
-void ws_pair::on_write(int s, beast::error_code ec) {
-    leg& l = at(s);
+void ws_pair::on_writable(int to, beast::error_code ec) {
+    leg& l = at(to);
     l.writing = false;
-    bool borrowed = l.out.front().borrowed;
-    l.out.erase(l.out.begin());
-    if (borrowed) release_borrow(other(s));
-    if (ec && !l.write_done) {
-        // The leg is broken. Its pending read then ends with operation_aborted, so the
-        // real cause is kept here for on_leg_ended to report.
-        l.write_error = ec;
-        l.write_done = true;
-        drop_queue(s);
-        return;
-    }
-    if (l.write_done) {
-        drop_queue(s);
-        return;
-    }
-    do_write(s);
+    if (l.socket_closed) return;
+    if (ec) return on_io_error(to, ec);
+    std::size_t n = l.stream.tcp().socket().send(
+        net::buffer(l.out.data() + l.out_sent, l.out.size() - l.out_sent), 0, ec);
+    if (ec && ec != net::error::would_block) return on_io_error(to, ec);
+    l.out_sent += n;
+    if (l.out_sent < l.out.size()) return start_write(to);
+    l.out.clear();
+    l.out_sent = 0;
+    release_if_large(l.out);
+    on_drained(to);
 }
 
-void ws_pair::release_borrow(int s) {
-    leg& l = at(s);
-    if (--l.borrowed == 0) {
-        l.in.consume(l.in.size());
-        do_read(s);
+void ws_pair::on_tls_written(int to, beast::error_code ec) {
+    leg& l = at(to);
+    l.writing = false;
+    if (l.socket_closed) return;
+    if (ec) return on_io_error(to, ec);
+    l.out.clear();
+    l.out_sent = 0;
+    if (!l.more.empty()) {
+        std::swap(l.out, l.more);
+        return start_write(to);
+    }
+    release_if_large(l.out);
+    release_if_large(l.more);
+    on_drained(to);
+}
+
+void ws_pair::on_drained(int to) {
+    maybe_close_socket(to);
+    // What the other leg relayed is out: it may read again.
+    leg& o = at(other(to));
+    if (o.paused) {
+        o.paused = false;
+        do_read(other(to));
     }
 }
 
-void ws_pair::drop_queue(int s) {
+// ---- ending ----
+
+void ws_pair::on_io_error(int s, beast::error_code ec) {
     leg& l = at(s);
-    // An entry being written stays until its handler runs: its buffer is in use.
-    while (l.out.size() > (l.writing ? 1u : 0u)) {
-        bool borrowed = l.out.back().borrowed;
-        l.out.pop_back();
-        if (borrowed) release_borrow(other(s));
-    }
+    if (l.socket_closed) return;
+    if (!l.read_done)
+        leg_ended(s, peer_vanished(ec) ? ended::vanished : ended::error, ws::close_code::abnormal,
+                  ec.message());
+    close_socket(s);
 }
 
-void ws_pair::on_leg_ended(int s, beast::error_code ec) {
+void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_view detail) {
     leg& l = at(s);
-    if (ec == net::error::operation_aborted && l.write_error) ec = l.write_error;
     l.read_done = true;
-    l.write_done = true;  // Beast has answered the close or torn the socket down
-    drop_queue(s);
-    bool first = closed_by_.empty();
-    const char* who = s == client_side ? "client" : "server";
-    websocket::close_reason to_other;
+    if (why_ended != ended::closed) l.write_done = true;  // nothing more is sent after a failure
+    // Only the first leg to end decides what the other side is told and what is counted.
+    if (!closed_by_.empty() || !established_) return;
+    bool client = s == client_side;
+    std::uint16_t to_other_code = ws::close_code::going_away;
+    std::string to_other;
     close_reason why;
-    if (ec == websocket::error::closed) {
-        // A clean close: its code and reason pass through to the other side.
-        to_other = l.ws.reason();
-        if (to_other.code == websocket::close_code::none)
-            to_other.code = websocket::close_code::normal;
-        why = s == client_side ? close_reason::client_close : close_reason::server_close;
-    } else if (l.slow) {
-        to_other = s == client_side
-                       ? websocket::close_reason{websocket::close_code::going_away, "client too slow"}
-                       : websocket::close_reason{websocket::close_code::try_again_later,
-                                                 "upstream too slow"};
-        why = close_reason::slow_consumer;
-    } else if (ec == beast::error::timeout) {
-        to_other = {websocket::close_code::going_away, "idle timeout"};
-        why = close_reason::idle_timeout;
-    } else if (ec == websocket::error::message_too_big) {
-        // Beast has closed the sender with 1009; the other side just loses its peer.
-        to_other = {websocket::close_code::going_away,
-                    s == client_side ? "client sent a message over the size limit"
-                                     : "upstream sent a message over the size limit"};
-        why = close_reason::too_big;
-    } else if (ec == net::error::operation_aborted && !first) {
-        why = close_reason::error;  // our own teardown after the other side ended
-    } else if (peer_vanished(ec)) {
-        why = s == client_side ? close_reason::client_gone : close_reason::server_gone;
-        to_other = s == client_side
-                       ? websocket::close_reason{websocket::close_code::going_away, "client went away"}
-                       // 1011, not 1014: RFC 6455 clients such as Beast reject 1014 as reserved.
-                       : websocket::close_reason{websocket::close_code::internal_error,
-                                                 "upstream went away"};
-    } else {
-        why = close_reason::error;
-        to_other = s == client_side
-                       ? websocket::close_reason{websocket::close_code::going_away, "client error"}
-                       : websocket::close_reason{websocket::close_code::internal_error,
-                                                 "upstream error"};
+    // What the engine's on_close sees: the peer's code, or 1006 when there was none.
+    close_code_ = ws::close_code::abnormal;
+    close_text_ = std::string(detail);
+    switch (why_ended) {
+        case ended::closed:
+            // A clean close: its code and reason pass through to the other side.
+            to_other_code = code == ws::close_code::no_status ? ws::close_code::normal : code;
+            to_other = detail;
+            why = client ? close_reason::client_close : close_reason::server_close;
+            close_code_ = code;
+            break;
+        case ended::slow:
+            to_other_code = client ? ws::close_code::going_away : ws::close_code::try_again_later;
+            to_other = client ? "client too slow" : "upstream too slow";
+            why = close_reason::slow_consumer;
+            close_code_ = to_other_code;
+            close_text_ = to_other;
+            break;
+        case ended::timeout:
+            to_other = "idle timeout";
+            why = close_reason::idle_timeout;
+            break;
+        case ended::too_big:
+            // The sender got 1009; the other side just loses its peer.
+            to_other = client ? "client sent a message over the size limit"
+                              : "upstream sent a message over the size limit";
+            why = close_reason::too_big;
+            close_code_ = ws::close_code::too_big;
+            close_text_.clear();
+            break;
+        case ended::vanished:
+            why = client ? close_reason::client_gone : close_reason::server_gone;
+            // 1011, not 1014: RFC 6455 clients such as Beast reject 1014 as reserved.
+            to_other_code = client ? ws::close_code::going_away : ws::close_code::internal_error;
+            to_other = client ? "client went away" : "upstream went away";
+            break;
+        case ended::protocol:
+        case ended::error:
+            why = close_reason::error;
+            to_other_code = client ? ws::close_code::going_away : ws::close_code::internal_error;
+            to_other = client ? "client error" : "upstream error";
+            if (why_ended == ended::protocol) close_code_ = code;
+            break;
     }
-    if (first) {
-        closed_by_ = who;
-        close_reason_ = ec == websocket::error::closed ? l.ws.reason() : to_other;
-        if (ec != websocket::error::closed && why != close_reason::too_big && !l.slow)
-            close_reason_ = {websocket::close_code::abnormal, ec.message()};
-        if (why == close_reason::too_big) close_reason_ = {websocket::close_code::too_big, ""};
-        w_.stats.count(why);
-        if (s == server_side && why == close_reason::server_gone)
-            w_.stats.count(metrics::upstream_error::closed);
-        log::write(log::level::debug, "leg_ended",
-                   {{"conn", id_}, {"side", who}, {"error", ec.message()}});
-        enqueue_close(other(s), std::move(to_other));
+    closed_by_ = client ? "client" : "server";
+    w_.stats.count(why);
+    if (s == server_side && why == close_reason::server_gone)
+        w_.stats.count(metrics::upstream_error::closed);
+    log::write(log::level::debug, "leg_ended",
+               {{"conn", id_}, {"side", closed_by_}, {"error", std::string(detail)}});
+    send_close(other(s), to_other_code, to_other);
+}
+
+void ws_pair::maybe_close_socket(int s) {
+    leg& l = at(s);
+    if (l.socket_closed || l.has_output()) return;
+    // Both directions finished: the peer's close came (or it failed), and ours is out.
+    if (l.read_done && (l.write_done || l.close_sent)) close_socket(s);
+}
+
+void ws_pair::close_socket(int s) {
+    leg& l = at(s);
+    if (l.socket_closed) return;
+    l.socket_closed = l.read_done = l.write_done = true;
+    l.out.clear();
+    l.more.clear();
+    l.stream.close();  // pending operations end with operation_aborted
+    leg& o = at(other(s));
+    if (o.paused) {
+        // Nothing it relays can be written any more; it reads to see the close answer.
+        o.paused = false;
+        do_read(other(s));
     }
-    if (client_.read_done && server_->read_done) finish();
+    if (client_.socket_closed && (!server_ || server_->socket_closed)) finish();
+}
+
+void ws_pair::tick(std::int64_t now) {
+    if (!established_ || finished_) return;
+    const auto& opts = w_.shared.opts;
+    auto idle = millis(opts.idle_timeout);
+    auto write_limit = millis(opts.write_timeout);
+    for (int s : {client_side, server_side}) {
+        leg& l = at(s);
+        if (l.socket_closed) continue;
+        if (l.slow) {
+            if (now >= l.cut_at) {
+                // It never read its way to our close: cut it.
+                if (!l.read_done) leg_ended(s, ended::slow, 0, "too slow");
+                close_socket(s);
+            }
+            continue;
+        }
+        if (l.writing && !l.read_done && now - l.write_started >= write_limit) {
+            close_slow(s, now);
+            continue;
+        }
+        if (l.read_done) continue;
+        if (l.close_sent) {
+            if (now >= l.close_deadline) {
+                // Our close was never answered.
+                leg_ended(s, ended::timeout, 0, "close handshake timed out");
+                close_socket(s);
+            }
+            continue;
+        }
+        if (now - l.last_read >= idle) {
+            leg_ended(s, ended::timeout, 0, "idle timeout");
+            close_socket(s);
+        } else if (opts.keepalive_pings && !l.ping_sent && now - l.last_read >= idle / 2) {
+            l.ping_sent = true;
+            send_frame(s, ws::opcode::ping, nullptr, 0, false);
+        }
+    }
+}
+
+void ws_pair::close_slow(int s, std::int64_t now) {
+    leg& l = at(s);
+    l.slow = true;
+    log::write(log::level::warn, "peer_too_slow",
+               {{"conn", id_}, {"side", s == client_side ? "client" : "server"},
+                {"write_timeout_s", w_.shared.opts.write_timeout}});
+    // The close frame waits behind the stalled bytes; if the peer reads again it gets
+    // the rest and then 1013. If not, the socket is cut a second later (tick).
+    send_close(s, ws::close_code::try_again_later, "too slow");
+    l.cut_at = now + 1000;
 }
 
 void ws_pair::drain() {
     if (!established_ || finished_) return;
     if (closed_by_.empty()) {
         closed_by_ = "proxy";
-        close_reason_ = {websocket::close_code::going_away, "proxy shutting down"};
+        close_code_ = ws::close_code::going_away;
+        close_text_ = "proxy shutting down";
         w_.stats.count(close_reason::drain);
     }
     for (int s : {client_side, server_side})
-        enqueue_close(s, {websocket::close_code::going_away, "proxy shutting down"});
+        send_close(s, ws::close_code::going_away, "proxy shutting down");
 }
 
 void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done) {
@@ -487,36 +796,6 @@ void ws_pair::settle_waiters(const std::string& chat, bool joined) {
     }
 }
 
-void ws_pair::check_write_stall(std::int64_t now) {
-    if (!established_ || finished_) return;
-    auto limit = static_cast<std::int64_t>(w_.shared.opts.write_timeout * 1000);
-    for (int s : {client_side, server_side}) {
-        leg& l = at(s);
-        if (l.writing && !l.slow && !l.read_done && now - l.write_started >= limit) close_slow(s);
-    }
-}
-
-void ws_pair::close_slow(int s) {
-    leg& l = at(s);
-    l.slow = true;
-    log::write(log::level::warn, "peer_too_slow",
-               {{"conn", id_}, {"side", s == client_side ? "client" : "server"},
-                {"write_timeout_s", w_.shared.opts.write_timeout}});
-    // The close frame waits behind the stalled write; if the peer reads again it
-    // gets the rest and then 1013. If not, the socket is cut a second later.
-    l.write_done = true;
-    drop_queue(s);
-    if (!l.close_sent) {
-        l.close_sent = true;
-        l.ws.async_close({websocket::close_code::try_again_later, "too slow"},
-                         [self = shared_from_this()](beast::error_code) {});
-    }
-    hard_close_.emplace(w_.ioc, std::chrono::seconds(1));
-    hard_close_->async_wait([self = shared_from_this(), s](beast::error_code ec) {
-        if (!ec && !self->at(s).read_done) self->at(s).ws.next_layer().close();
-    });
-}
-
 void ws_pair::arm_timer(rules::millis at) {
     if (timer_at_ != -1 && timer_at_ <= at) return;
     timer_at_ = at;
@@ -534,15 +813,14 @@ void ws_pair::finish() {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    if (hard_close_) hard_close_->cancel();
     w_.pairs.erase(id_);
     for (auto& [chat, done] : std::exchange(join_waiters_, {})) done(false);
     if (!established_) return;
     if (!session_.empty()) w_.shared.sessions.remove_socket(session_, id_, now_ms());
     w_.stats.connection_closed();
     rules::close_info info;
-    info.code = static_cast<int>(close_reason_.code);
-    info.reason = std::string(close_reason_.reason.c_str());
+    info.code = close_code_;
+    info.reason = close_text_;
     info.closed_by = closed_by_;
     actions_.clear();
     engine_.on_close(info, now_ms(), actions_);

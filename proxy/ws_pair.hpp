@@ -2,17 +2,24 @@
 // One proxied WebSocket connection: the browser leg, the backend leg and the
 // rules engine between them. Owns itself (every pending operation holds a
 // shared_ptr) and lives on one worker thread from upgrade to close.
+//
+// The legs speak WebSocket through ws::reader and ws::write_header over the
+// bare socket: a plain leg waits for readability, reads what is there into the
+// worker's shared buffer, and writes each frame with one sendmsg, falling back
+// to waiting for writability only when the peer's window is full. (Beast's
+// websocket::stream per leg cost two read buffers per connection, an extra
+// recvmsg per message and a timer re-armed on every read; bench/README.md.)
 #include <boost/beast/http.hpp>
-#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proxy/flex_stream.hpp"
 #include "proxy/worker.hpp"
+#include "proxy/ws_frame.hpp"
 #include "rules/engine.hpp"
 
 namespace wsproxy {
@@ -21,7 +28,8 @@ class ws_pair : public std::enable_shared_from_this<ws_pair> {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    ws_pair(worker& w, flex_stream client, request req, std::string remote);
+    // `early` holds bytes the browser sent after its upgrade request (already read).
+    ws_pair(worker& w, flex_stream client, request req, std::string remote, std::string early);
     ~ws_pair();
 
     // Connects upstream, completes both handshakes, then relays until either side closes.
@@ -34,9 +42,12 @@ public:
     // join is coming (observe mode, a failed join, the socket closing). Runs on
     // this pair's thread; `done` is called there too.
     void ensure_joined(const std::string& chat, std::function<void(bool)> done);
-    // Called about once a second by the worker: a write stalled for longer than
-    // --write-timeout means the peer stopped reading; it is closed as too slow.
-    void check_write_stall(std::int64_t now);
+    // Called by the worker every sweep_interval(): idle timeout and keep-alive pings,
+    // writes stalled past --write-timeout (the peer stopped reading), close
+    // handshakes the peer never answers.
+    void tick(std::int64_t now);
+    // How often tick() must run for these options' timeouts to hold (≤ 1 s).
+    static std::chrono::milliseconds sweep_interval(const proxy_options& opts);
     // The connection as /connections shows it.
     nlohmann::json snapshot() const;
 
@@ -44,76 +55,77 @@ public:
 
 private:
     enum side : int { client_side = 0, server_side = 1 };
-
-    // One entry of a leg's write queue. A close frame's reason lives in the leg
-    // (only one close is ever sent), which keeps this entry small.
-    struct outgoing {
-        std::string owned;     // the frame, unless borrowed
-        bool borrowed{false};  // the frame is the other leg's read buffer
-        bool text{true};
-        bool is_close{false};
-
-        static outgoing frame_from_other_leg(bool text) {
-            outgoing o;
-            o.borrowed = true;
-            o.text = text;
-            return o;
-        }
-        static outgoing frame(std::string payload) {
-            outgoing o;
-            o.owned = std::move(payload);
-            return o;
-        }
-        static outgoing close() {
-            outgoing o;
-            o.is_close = true;
-            return o;
-        }
-    };
+    // Why a leg delivers nothing more.
+    enum class ended { closed, protocol, too_big, timeout, vanished, error, slow };
 
     struct leg {
-        explicit leg(flex_stream s) : ws(std::move(s)) {}
-        boost::beast::websocket::stream<flex_stream> ws;
-        boost::beast::flat_buffer in;  // the message being relayed from this leg
-        // Frames waiting to be written to this leg, oldest first. Rarely more than two
-        // (the relayed frame and an injection), so they live inline: no allocation per
-        // leg, where a std::deque allocated 576 bytes up front.
-        boost::container::small_vector<outgoing, 2> out;
+        leg(flex_stream s, bool masked_input, std::size_t max_message)
+            : stream(std::move(s)), reader(masked_input, max_message) {}
+        flex_stream stream;
+        ws::reader reader;
+        std::optional<ws::deflater> deflate;  // set when permessage-deflate was agreed
+        std::string in;    // bytes of an incomplete frame, kept between reads
+        std::string out;   // bytes waiting to be written, from out_sent on
+        std::size_t out_sent{0};
+        std::string more;  // bytes queued while a TLS write owns `out`
+        bool reading{false};
         bool writing{false};
+        bool paused{false};      // not reading until the other leg has written what we relayed
         bool read_done{false};   // this leg will deliver nothing more
         bool write_done{false};  // nothing more may be written to this leg
-        unsigned borrowed{0};    // queued entries elsewhere that point into `in`
-        std::int64_t write_started{0};  // now_ms() when the current write began
+        bool close_sent{false};  // a close frame is written or queued
+        bool socket_closed{false};
+        bool ping_sent{false};   // a keep-alive ping is unanswered
         bool slow{false};        // closed because it stopped reading
-        bool close_sent{false};    // a close frame is written or on its way
-        bool close_queued{false};  // a close frame is in `out`, with close_to_send
-        boost::beast::websocket::close_reason close_to_send;
-        boost::beast::error_code write_error;  // how a write failed, if the write saw it first
+        std::int64_t last_read{0};       // ms of the last bytes read
+        std::int64_t write_started{0};   // ms when the pending write began waiting
+        std::int64_t close_deadline{0};  // ms by which the peer must answer our close
+        std::int64_t cut_at{0};          // ms at which a slow leg's socket is cut
+
+        bool has_output() const { return writing || out_sent < out.size() || !more.empty(); }
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
 
+    // Handshakes.
     void on_upstream_transport(boost::beast::error_code ec, std::string_view stage,
                                std::optional<flex_stream> stream);
-    void on_upstream_handshake(boost::beast::error_code ec);
+    void on_upstream_request_written(boost::beast::error_code ec);
+    void on_upstream_response(boost::beast::error_code ec);
     void reject_upgrade(boost::beast::http::status status, std::string body,
                         std::string content_type = "text/plain");
     void on_client_accept(boost::beast::error_code ec);
 
+    // Reading.
     void do_read(int s);
-    void on_read(int s, boost::beast::error_code ec);
-    void on_leg_ended(int s, boost::beast::error_code ec);
+    void on_readable(int s, boost::beast::error_code ec);
+    void on_tls_read(int s, boost::beast::error_code ec, std::size_t old_size, std::size_t n);
+    void process(int s, char* data, std::size_t size, bool in_leg_buffer);
+    void on_message(int s, const ws::event& e);
     void run_actions(int from);
-    void enqueue(int to, outgoing msg, int borrowed_from);
-    void enqueue_close(int to, boost::beast::websocket::close_reason reason);
-    void do_write(int s);
-    void on_write(int s, boost::beast::error_code ec);
-    void release_borrow(int s);
-    void drop_queue(int s);
+
+    // Writing.
+    void send_data(int to, char* data, std::size_t size, bool text);
+    void send_frame(int to, ws::opcode op, char* data, std::size_t size, bool compressed);
+    void send_close(int to, std::uint16_t code, std::string_view reason);
+    void write_bytes(int to, const unsigned char* head, std::size_t head_size, const char* data,
+                     std::size_t size);
+    void start_write(int to);
+    void on_writable(int to, boost::beast::error_code ec);
+    void on_tls_written(int to, boost::beast::error_code ec);
+    void on_drained(int to);
+
+    // Ending.
+    void on_io_error(int s, boost::beast::error_code ec);
+    void leg_ended(int s, ended why, std::uint16_t code, std::string_view detail);
+    void maybe_close_socket(int s);
+    void close_socket(int s);
+    void close_slow(int s, std::int64_t now);
     void arm_timer(rules::millis at);
-    void close_slow(int s);
     void settle_waiters(const std::string& chat, bool joined);
     void finish();
+
+    struct upstream_handshake;  // the upgrade request and response, freed once done
 
     worker& w_;
     const std::uint64_t id_;
@@ -122,19 +134,23 @@ private:
     const std::int64_t opened_ms_;
     leg client_;
     std::optional<leg> server_;
-    boost::beast::websocket::response_type upstream_res_;
+    std::unique_ptr<upstream_handshake> handshake_;
     rules::engine engine_;
     rules::actions actions_;
     boost::asio::steady_timer timer_;
-    std::optional<boost::asio::steady_timer> hard_close_;
     rules::millis timer_at_{-1};
+    // The message being processed: the tap shows it and a forward sends it.
+    char* frame_data_{nullptr};
+    std::size_t frame_size_{0};
+    bool frame_text_{true};
     std::string session_;  // the browser session (cookie), empty when none
     std::int64_t session_touched_{0};
     std::vector<std::pair<std::string, std::function<void(bool)>>> join_waiters_;
     bool established_{false};
     bool finished_{false};
     std::string closed_by_;  // "client", "server" or "proxy": who ended it first
-    boost::beast::websocket::close_reason close_reason_;
+    std::uint16_t close_code_{ws::close_code::abnormal};  // as the engine's on_close sees it
+    std::string close_text_;
 };
 
 }  // namespace wsproxy
