@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace wsproxy::ws {
@@ -123,19 +124,22 @@ bool parse_deflate_response(std::string_view value, deflate_params& out, std::st
         return false;
     }
     deflate_params p;
+    bool seen[4] = {false, false, false, false};  // RFC 7692 7.1: each parameter at most once
     for (std::size_t i = 1; i < parts.size(); ++i) {
         auto prm = parse_param(parts[i]);
         bool ok;
+        int which = -1;
         if (iequals(prm.name, "server_no_context_takeover"))
-            ok = !prm.has_value, p.server_no_context_takeover = true;
+            which = 0, ok = !prm.has_value, p.server_no_context_takeover = true;
         else if (iequals(prm.name, "client_no_context_takeover"))
-            ok = !prm.has_value, p.client_no_context_takeover = true;
+            which = 1, ok = !prm.has_value, p.client_no_context_takeover = true;
         else if (iequals(prm.name, "server_max_window_bits"))
-            ok = prm.has_value && window_bits(prm.value, p.server_max_window_bits);
+            which = 2, ok = prm.has_value && window_bits(prm.value, p.server_max_window_bits);
         else if (iequals(prm.name, "client_max_window_bits"))
-            ok = prm.has_value && window_bits(prm.value, p.client_max_window_bits);
+            which = 3, ok = prm.has_value && window_bits(prm.value, p.client_max_window_bits);
         else
             ok = false;
+        if (which >= 0 && std::exchange(seen[which], true)) ok = false;
         if (!ok) {
             error = "the upstream's permessage-deflate parameter is not acceptable: " +
                     std::string(parts[i]);

@@ -184,7 +184,9 @@ TEST_CASE("answers we did not offer or cannot honour are rejected with an error"
                                "permessage-deflate; server_max_window_bits",
                                "permessage-deflate; server_max_window_bits=8",
                                "permessage-deflate; client_max_window_bits=16",
-                               "permessage-deflate; server_no_context_takeover=yes"}) {
+                               "permessage-deflate; server_no_context_takeover=yes",
+                               "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+                               "permessage-deflate; client_max_window_bits=10; client_max_window_bits=12"}) {
         CAPTURE(answer);
         deflate_params p;
         p.server_max_window_bits = 12;
