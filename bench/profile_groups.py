@@ -12,7 +12,9 @@ GROUPS = [
     # template arguments, so these patterns are anchored at the symbol's start.
     ("rules engine (classify + rule chain)", r"\[\.\] wsproxy::rules::"),
     ("metrics shards", r"\[\.\] wsproxy::metrics::"),
-    ("ws_pair (on_read, run_actions, do_write, enqueue)", r"\[\.\] wsproxy::ws_pair::"),
+    ("ws_pair (on_readable, process, on_message, run_actions, write_bytes)",
+     r"\[\.\] wsproxy::ws_pair::"),
+    ("WebSocket framing (ws::reader, masking, UTF-8 check)", r"\[\.\] wsproxy::ws::"),
     ("kernel (TCP loopback, epoll, syscalls)", r"\[kernel\.kallsyms\]|\[k\] "),
     ("malloc / free", r"malloc|_int_free|\bfree\b|cfree|operator new|operator delete|tcache"),
     ("shared_ptr reference counts", r"sp_counted|shared_count|_Sp_counted|shared_ptr"),
