@@ -98,8 +98,9 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "Concurrent WebSocket connections; more get 503 (0: half the descriptor limit)")
         ->capture_default_str();
     app.add_flag("--permessage-deflate", o.permessage_deflate,
-                 "Negotiate permessage-deflate on each leg (about 180 KB and twice the CPU per "
-                 "connection once it carries messages)");
+                 "Negotiate permessage-deflate on each leg (a connection that carries messages "
+                 "costs about 17 KB more with small ones, up to 350 KB with large ones, and 1.8x "
+                 "the CPU per message)");
 }
 
 }  // namespace

@@ -294,6 +294,14 @@ TEST_CASE("permessage-deflate is negotiated on each leg independently", "[relay]
         std::string text(100000, 'z');
         REQUIRE_FALSE(c.send(text));
         CHECK(c.read().data == text);
+        // Messages in a row, each compressed against the window the previous ones left
+        // (context takeover on both legs), and an empty one between them.
+        for (std::string m : {std::string(R"({"type":"send_message","n":1})"), std::string(),
+                              std::string(R"({"type":"send_message","n":2})"),
+                              std::string(3000, 'q') + "end"}) {
+            REQUIRE_FALSE(c.send(m));
+            CHECK(c.read().data == m);
+        }
     }
     {
         // A client that does not offer it still gets a working relay.
