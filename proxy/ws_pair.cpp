@@ -710,13 +710,16 @@ void ws_pair::close_socket(int s) {
 }
 
 void ws_pair::tick(std::int64_t now) {
-    if (!established_ || finished_) return;
+    if (finished_ || !server_) return;
     const auto& opts = w_.shared.opts;
     auto idle = millis(opts.idle_timeout);
     auto write_limit = millis(opts.write_timeout);
     for (int s : {client_side, server_side}) {
         leg& l = at(s);
         if (l.socket_closed) continue;
+        // A leg still in its handshake has the handshake's deadline; one closing after a
+        // failed handshake (on_client_accept) has its close deadline below.
+        if (!established_ && !l.close_sent) continue;
         if (l.slow) {
             if (now >= l.cut_at) {
                 // It never read its way to our close: cut it.
