@@ -632,7 +632,7 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
     bool client = s == client_side;
     std::uint16_t to_other_code = ws::close_code::going_away;
     std::string to_other;
-    close_reason why;
+    close_reason why = close_reason::error;
     // What the engine's on_close sees: the peer's code, or 1006 when there was none.
     close_code_ = ws::close_code::abnormal;
     close_text_ = std::string(detail);
