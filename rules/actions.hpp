@@ -1,7 +1,9 @@
 #pragma once
 // The engine's output: an ordered list of actions that the body carries out
-// in order. Owned by the caller and reused between calls (clear() keeps the
-// capacity), so steady-state frames allocate nothing.
+// in order. Owned by the caller and reused between calls: clear() keeps the
+// action objects and their strings' capacity, so steady-state frames allocate
+// nothing (a chat id is a 36-byte UUID, beyond std::string's inline buffer).
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,6 +48,43 @@ struct action {
     nlohmann::json fields;                      // log: extra fields (never content or cookies)
 };
 
-using actions = std::vector<action>;
+class actions {
+public:
+    // A fresh action at the end: default values, but strings that keep their capacity.
+    action& emplace_back() {
+        if (size_ == items_.size()) return items_.emplace_back(), items_[size_++];
+        action& a = items_[size_++];
+        reset(a);
+        return a;
+    }
+    void clear() { size_ = 0; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    action& operator[](std::size_t i) { return items_[i]; }
+    const action& operator[](std::size_t i) const { return items_[i]; }
+    action& back() { return items_[size_ - 1]; }
+    const action& back() const { return items_[size_ - 1]; }
+    action* begin() { return items_.data(); }
+    action* end() { return items_.data() + size_; }
+    const action* begin() const { return items_.data(); }
+    const action* end() const { return items_.data() + size_; }
+
+private:
+    // Every field back to its default (whatever fields there are), the strings' buffers kept.
+    static void reset(action& a) {
+        std::string payload = std::move(a.payload), chat_id = std::move(a.chat_id),
+                    event = std::move(a.event);
+        a = action{};
+        payload.clear();
+        chat_id.clear();
+        event.clear();
+        a.payload = std::move(payload);
+        a.chat_id = std::move(chat_id);
+        a.event = std::move(event);
+    }
+
+    std::vector<action> items_;  // [0, size_) are live; the rest are kept for reuse
+    std::size_t size_{0};
+};
 
 }  // namespace wsproxy::rules

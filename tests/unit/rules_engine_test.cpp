@@ -2,6 +2,7 @@
 // list of actions. See rules_script.hpp for the rendering.
 #include <catch2/catch.hpp>
 
+#include "allocations.hpp"
 #include "rules_script.hpp"
 
 using namespace wsproxy::rules;
@@ -486,18 +487,42 @@ TEST_CASE("logs never carry message content, cookies or the upgrade headers", "[
         if (l.rfind("log", 0) == 0) CHECK(l.find("top-secret") == std::string::npos);
 }
 
-TEST_CASE("an ordinary forwarded frame reuses the actions vector", "[engine]") {
+TEST_CASE("steady-state frames allocate nothing", "[engine]") {
     script s;
     greet(s);
     s.client(f::join(X), 110);
-    s.out.reserve(16);
-    const auto* before = s.out.data();
+    s.client(f::send(Y), 115);  // injects the join for Y; both chats are joined from now on
+    s.server(f::broadcast("response_chunk", Y), 118);
+    s.client(f::send(X), 120);
+    // The user_message action carries the chat id, a UUID too long for std::string's inline
+    // buffer: a list that freed its actions on clear() would allocate it on every message.
+    const std::string send_x = f::send(X), send_y = f::send(Y);
+    const std::string chunk_x = f::broadcast("response_chunk", X);
+    const auto before = wsproxy::testing::allocations();
     for (int i = 0; i < 100; ++i) {
         s.out.clear();
-        s.eng.on_frame(direction::server_to_client, f::broadcast("response_chunk", X), true, 200 + i, s.out);
+        s.eng.on_frame(direction::client_to_server, i % 2 ? send_x : send_y, true, 200 + i, s.out);
+        s.out.clear();
+        s.eng.on_frame(direction::server_to_client, chunk_x, true, 200 + i, s.out);
     }
-    CHECK(s.out.data() == before);
-    CHECK(s.out.size() == 2);
+    CHECK(wsproxy::testing::allocations() - before == 0);
+    // And the reused actions are right: the last client frame was for X.
+    s.out.clear();
+    s.eng.on_frame(direction::client_to_server, send_x, true, 400, s.out);
+    bool seen = false;
+    for (const auto& a : s.out)
+        if (a.what == action::kind::user_message) seen = a.chat_id == X && a.registered;
+    CHECK(seen);
+    // A cleared list starts from defaults: nothing of the earlier actions shows through.
+    s.out.clear();
+    action& fresh = s.out.emplace_back();
+    CHECK(fresh.what == action::kind::forward);
+    CHECK(fresh.chat_id.empty());
+    CHECK(fresh.payload.empty());
+    CHECK(fresh.event.empty());
+    CHECK(fresh.fields.is_null());
+    CHECK_FALSE(fresh.registered);
+    CHECK(s.out.size() == 1);
 }
 
 TEST_CASE("a client cannot grow the per-connection state without bound", "[engine]") {
