@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace chat_backend {
 
@@ -41,6 +42,9 @@ struct options {
   std::size_t max_message_bytes = 16u << 20;  // bigger WS message: close 1009; bigger REST body: 413
   std::size_t max_queue_bytes = 64u << 20;    // per-connection send queue; over it: close 1008
   std::size_t history_limit = 1000;           // stored messages per chat (oldest dropped)
+  // join_chat for one of these chats is answered success:false, "chat not found": a
+  // backend that refuses a join, for trying what the proxy does then.
+  std::vector<std::string> refuse_joins;
   log_format format = log_format::text;
   // Receives each log line without its newline, from any server thread (calls
   // are serialised). Empty: write the line to stdout and flush.

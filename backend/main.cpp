@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   app.add_option("--history-limit", opts.history_limit, "Messages kept per chat (0: none)")
       ->capture_default_str();
+  app.add_option("--refuse-join", opts.refuse_joins,
+                 "Answer join_chat for this chat id with success:false \"chat not found\" "
+                 "(repeatable; to try a backend that refuses joins)");
   app.add_option("--log-format", format, "Log lines: text (the exact protocol lines) | json")
       ->capture_default_str()
       ->check(CLI::IsMember(format_names));

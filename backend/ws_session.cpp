@@ -133,6 +133,11 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
           send_own(d.joined(tenant_, {}, false, "chat_id is required"));
           break;
         }
+        if (std::find(st_->opts.refuse_joins.begin(), st_->opts.refuse_joins.end(),
+                      req.chat_id) != st_->opts.refuse_joins.end()) {
+          send_own(d.joined(tenant_, req.chat_id, false, "chat not found"));
+          break;
+        }
         if (st_->reg.join(tenant_, req.chat_id, shared_from_this())) chats_.push_back(req.chat_id);
         counters::add(st_->count.joins);
         st_->log.joined(client_id_, req.chat_id, tenant_);

@@ -103,7 +103,7 @@ void BM_engine_on_frame_client(benchmark::State& state) {
     for (auto _ : state) {
         out.clear();
         p.eng->on_frame(rules::direction::client_to_server, frame, true, ++now, out);
-        benchmark::DoNotOptimize(out.data());
+        benchmark::DoNotOptimize(out.begin());
     }
     state.counters["actions"] = static_cast<double>(out.size());
 }
@@ -121,7 +121,7 @@ void BM_engine_on_frame_server_chunk(benchmark::State& state) {
     for (auto _ : state) {
         out.clear();
         p.eng->on_frame(rules::direction::server_to_client, frame, true, ++now, out);
-        benchmark::DoNotOptimize(out.data());
+        benchmark::DoNotOptimize(out.begin());
     }
     state.counters["bytes"] = static_cast<double>(frame.size());
 }
@@ -140,7 +140,7 @@ void BM_engine_first_frame_injects(benchmark::State& state) {
         out.clear();
         state.ResumeTiming();
         eng.on_frame(rules::direction::client_to_server, frame, true, 2, out);
-        benchmark::DoNotOptimize(out.data());
+        benchmark::DoNotOptimize(out.begin());
     }
 }
 BENCHMARK(BM_engine_first_frame_injects);

@@ -78,7 +78,7 @@ enum class proxy_stat : std::uint8_t {
     bytes,               // direction; n = payload bytes
     tap_dropped,         // 0
     rules_reload,        // 0 success, 1 failure
-    rest_join_wait,      // 0 acknowledged, 1 timeout
+    rest_join_wait,      // 0 acknowledged, 1 timeout, 2 failed
     count_               // keep last
 };
 
@@ -167,7 +167,7 @@ inline constexpr std::string_view http_code[] = {"2xx", "3xx", "4xx", "5xx"};
 inline constexpr std::string_view reject_reason[] = {"max_connections", "header_too_large",
                                                      "body_too_large"};
 inline constexpr std::string_view reload_result[] = {"success", "failure"};
-inline constexpr std::string_view join_wait_result[] = {"acknowledged", "timeout"};
+inline constexpr std::string_view join_wait_result[] = {"acknowledged", "timeout", "failed"};
 }  // namespace values
 
 namespace dims {
@@ -275,7 +275,8 @@ inline constexpr std::array<family_info, family_count> catalog{{
      "Rules file reloads, by result."},
     {family::rest_join_wait, "wsproxy_rest_join_wait_total", metric_type::counter,
      dims::rest_join_wait,
-     "REST messages held until a join for their chat was acknowledged, by outcome."},
+     "REST messages held for the joins of their chat, by outcome: acknowledged, timeout, or "
+     "failed (refused by the backend or no socket could join)."},
     {family::frame_processing_seconds,
      "wsproxy_frame_processing_seconds",
      metric_type::histogram,

@@ -148,7 +148,8 @@ void http_session::on_join_result(bool joined) {
 void http_session::release_hold(bool timed_out) {
     if (hold_timer_) {
         hold_timer_->cancel();
-        w_.stats.count(metrics::proxy_stat::rest_join_wait, timed_out ? 1 : 0);
+        w_.stats.count(metrics::proxy_stat::rest_join_wait,
+                       timed_out ? 1 : any_joined_ ? 0 : 2);
     }
     hold_timer_.reset();
     joins_pending_ = 0;

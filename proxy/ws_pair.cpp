@@ -487,6 +487,9 @@ void ws_pair::run_actions(int from) {
             case action::kind::chat_unregistered:
                 w_.shared.chats.remove(a.chat_id);
                 break;
+            case action::kind::chat_join_failed:
+                settle_waiters(a.chat_id, false);
+                break;
         }
     }
 }
@@ -781,8 +784,8 @@ void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> d
     bool joined = engine_.on_join_request(chat, now_ms(), actions_);
     run_actions(-1);
     if (joined) return done(true);
-    // A failed join settles by the caller's timeout (rare: the engine retries a failed chat
-    // only for a new REST message).
+    // Settled by the backend's answer (chat_registered or chat_join_failed), by the socket
+    // closing, or else by the caller's timeout.
     if (engine_.cfg().run_mode == rules::mode::observe) return done(false);
     join_waiters_.emplace_back(chat, std::move(done));
 }

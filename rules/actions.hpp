@@ -32,6 +32,7 @@ struct action {
                            // whether this socket was (or is being) registered for it
         chat_registered,   // this socket is now registered for `chat_id` at the backend
         chat_unregistered, // this socket is no longer registered for `chat_id`
+        chat_join_failed,  // the backend refused to register this socket for `chat_id`
     };
 
     kind what{kind::forward};
@@ -43,7 +44,7 @@ struct action {
     log_level level{log_level::info};           // log
     millis at{0};                               // arm_timer
     std::string payload;                        // replace, inject
-    std::string chat_id;                        // user_message, chat_(un)registered
+    std::string chat_id;                        // user_message, chat_*
     std::string event;                          // log: event name
     nlohmann::json fields;                      // log: extra fields (never content or cookies)
 };

@@ -9,9 +9,9 @@
 //   absent                          |                 | {X} (once); log chat_joined {client_id,   | registered
 //                                   |                 | chat_id, injected}                        |
 //                                   | ours, hide on   | + hide instead of forward                 |
-//   chat_joined X, success false    | any / none      | count chat_joined{false}; log warn        | X failed (never
-//                                   |                 | chat_join_failed {chat_id, error,         | retried)
-//                                   |                 | injected}                                 |
+//   chat_joined X, success false    | any / none      | count chat_joined{false}; chat_join_failed| X failed (never
+//                                   |                 | {X}; log warn chat_join_failed {chat_id,  | retried by a
+//                                   |                 | error, injected}                          | frame)
 //                                   | ours, hide on   | + hide instead of forward                 |
 //   chat_left X, success not false  | any / none      | chat_unregistered{X} if it was registered | X not registered
 //                                   | ours, hide on   | + hide instead of forward                 |
@@ -76,6 +76,8 @@ void rule_join_answer(frame_ctx& c) {
     } else {
         if (e) e->state = join_state::failed;
         emit_count(c.out, stat::chat_joined, 1);
+        // A REST message held for this join is released at once, not by its timeout.
+        if (!x.empty()) emit_chat(c.out, action::kind::chat_join_failed, x);
         emit_log(c.out, log_level::warn, "chat_join_failed",
                  {{"chat_id", x}, {"error", std::string(c.fi.error)}, {"injected", by_us}});
     }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/chat_backend.hpp"
 #include "ws_test_client.hpp"
@@ -12,8 +13,10 @@ namespace backend_test {
 
 struct backend_fixture {
     explicit backend_fixture(unsigned threads = 1,
-                             chat_backend::dialect_kind d = chat_backend::dialect_kind::standard) {
+                             chat_backend::dialect_kind d = chat_backend::dialect_kind::standard,
+                             std::vector<std::string> refuse_joins = {}) {
         chat_backend::options o;
+        o.refuse_joins = std::move(refuse_joins);
         o.auto_register = false;
         o.threads = threads;
         o.chunk_delay_ms = 1;

@@ -182,6 +182,26 @@ TEST_CASE("join_chat without a chat_id is refused with success false", "[backend
   CHECK(b.log.count("joined chat") == 0);
 }
 
+TEST_CASE("a chat in refuse_joins (--refuse-join) gets join_chat answered with success false", "[backend]") {
+  backend b([](chat_backend::options& o) { o.refuse_joins = {"closed-chat"}; });
+  ws_test::client c;
+  connect_ready(c, b.port());
+  REQUIRE_FALSE(c.send_json({{"type", "join_chat"}, {"data", {{"chat_id", "closed-chat"}}}}));
+  auto j = c.read_json();
+  REQUIRE(j);
+  CHECK((*j)["type"] == "chat_joined");
+  CHECK((*j)["data"]["chat_id"] == "closed-chat");
+  CHECK((*j)["data"]["success"] == false);
+  CHECK((*j)["data"]["error"] == "chat not found");
+  CHECK(b.srv->members("closed-chat") == 0);
+  // Other chats are joined as usual.
+  REQUIRE_FALSE(c.send_json({{"type", "join_chat"}, {"data", {{"chat_id", "open-chat"}}}}));
+  j = c.read_json();
+  REQUIRE(j);
+  CHECK((*j)["data"]["success"] == true);
+  CHECK(b.srv->members("open-chat") == 1);
+}
+
 TEST_CASE("a REST message to a chat nobody joined logs No clients registered once and delivers nothing",
           "[backend]") {
   backend b;

@@ -95,6 +95,29 @@ TEST_CASE("a REST message joins every tab of its own session and never another s
     CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 1);
 }
 
+TEST_CASE("a REST message whose join the backend refuses is forwarded at once, not after rest.wait_ms",
+          "[session]") {
+    auto refused = chat_uuid(6);
+    backend_fixture backend(1, chat_backend::dialect_kind::standard, {refused});
+    // A hold long enough that only the refusal can release it before the test's read gives up.
+    temp_rules rules("rest:\n  wait_ms: 20000\n");
+    auto opts = relay_test::proxy_options_for(backend.server->port());
+    opts.rules_file = rules.path.string();
+    relay_test::running_proxy proxy(opts);
+    ws_test::client tab;
+    connect_ready(tab, proxy.port(), "grace");
+
+    auto r = rest_message(proxy.port(), refused, "grace");
+    REQUIRE_FALSE(r.ec);
+    CHECK(r.res.result_int() == 202);
+    CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "failed"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "timeout"}}) == 0);
+    CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "acknowledged"}}) == 0);
+    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 1);
+    CHECK(backend.log.wait_for("No clients registered for specific chat " + refused));
+    CHECK(backend.server->members(refused) == 0);
+}
+
 TEST_CASE("a tab that reconnects is joined again to its session's chat", "[session]") {
     backend_fixture backend;
     relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.server->port()));

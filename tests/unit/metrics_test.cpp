@@ -175,7 +175,7 @@ TEST_CASE("each (stat, label) pair counts into exactly one series of its family"
     }
     CHECK(pairs == hit.size());
     CHECK(pairs == 2 * 6 + 2 + 1 + 2 + 2 + 1 + 1 + 2 + 1 + 1 +  // rules::stat
-                       2 + 5 + 4 + 9 + 4 + 3 + 2 + 1 + 2 + 2);  // proxy_stat
+                       2 + 5 + 4 + 9 + 4 + 3 + 2 + 1 + 2 + 3);  // proxy_stat
 }
 
 TEST_CASE("frame_label addresses the frames series of that direction and type", "[metrics]") {

@@ -308,7 +308,7 @@ TEST_CASE("a failed join is logged and counted, and never retried", "[engine]") 
     greet(s);
     s.client(f::send(X), 200);
     CHECK(s.server(f::joined(X, false, "chat not found"), 210) ==
-          lines{"count frames s2c/chat_joined", "count chat_joined 1",
+          lines{"count frames s2c/chat_joined", "count chat_joined 1", "chat_join_failed " + X,
                 R"(log warn chat_join_failed {"chat_id":")" + X +
                     R"(","error":"chat not found","injected":true})",
                 "hide"});
@@ -318,7 +318,7 @@ TEST_CASE("a failed join is logged and counted, and never retried", "[engine]") 
     // The client may retry by itself; its answer is shown.
     CHECK(s.client(f::join(X), 400) == fwd({"count frames c2s/join_chat", "count join_chat 0"}));
     CHECK(s.server(f::joined(X, false, "chat not found"), 410) ==
-          fwd({"count frames s2c/chat_joined", "count chat_joined 1",
+          fwd({"count frames s2c/chat_joined", "count chat_joined 1", "chat_join_failed " + X,
                R"(log warn chat_join_failed {"chat_id":")" + X +
                    R"(","error":"chat not found","injected":false})"}));
 }

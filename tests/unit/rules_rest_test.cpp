@@ -1,6 +1,7 @@
 // REST correlation and rejoin: the pure helpers of rules/rest.hpp ([rest]) and the engine's
 // on_join_request, rejoin after a reconnect and the URL path's chat ([engine]). Engine
 // tests assert the exact list of actions (rules_script.hpp renders them).
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "rules/rest.hpp"
@@ -246,6 +247,16 @@ TEST_CASE("a REST message retries a failed join, which a frame never does", "[en
     CHECK(s.eng.state().chats[0].state == join_state::requested);
     s.server(f::joined(X), 210);
     CHECK(s.eng.joined(X));
+}
+
+TEST_CASE("a refused join of a REST message says so, so that the request is not held", "[engine]") {
+    script s;
+    greet(s);
+    CHECK(s.join_request(X, 200) == joins(X, "rest_message"));
+    CHECK_FALSE(s.acked);
+    const auto answer = s.server(f::joined(X, false, "chat not found"), 210);
+    CHECK(std::find(answer.begin(), answer.end(), "chat_join_failed " + X) != answer.end());
+    CHECK_FALSE(s.eng.joined(X));
 }
 
 TEST_CASE("with single_chat a REST message for another chat leaves the current one",

@@ -57,6 +57,7 @@ inline std::string render(const config& cfg, const action& a) {
             return "user_message " + a.chat_id + (a.registered ? " registered" : " unregistered");
         case action::kind::chat_registered: return "chat_registered " + a.chat_id;
         case action::kind::chat_unregistered: return "chat_unregistered " + a.chat_id;
+        case action::kind::chat_join_failed: return "chat_join_failed " + a.chat_id;
     }
     return "?";
 }
