@@ -299,8 +299,10 @@ void ws_pair::do_read(int s) {
     if (auto* tls = l.stream.tls()) {
         // TLS may hold decrypted bytes the socket no longer signals: read through it,
         // into the leg's own buffer.
+        // One TLS record at most. A fixed room, not all the spare capacity: resize() fills
+        // what it adds, and filling megabytes per read made a large message quadratic.
         std::size_t old = l.in.size();
-        std::size_t room = std::max<std::size_t>(16 * 1024, l.in.capacity() - old);
+        constexpr std::size_t room = 16 * 1024;
         l.in.resize(old + room);
         tls->async_read_some(net::buffer(l.in.data() + old, room),
                              [self = shared_from_this(), s, old](beast::error_code ec,
@@ -321,22 +323,17 @@ void ws_pair::on_readable(int s, beast::error_code ec) {
     if (l.read_done) return;
     if (ec) return on_io_error(s, ec);
     auto& sock = l.stream.tcp().socket();
-    if (l.in.empty()) {
-        // The usual case: whole frames arrive, are relayed from the shared buffer and
-        // nothing is kept.
-        auto& buf = w_.read_buffer;
-        std::size_t n = sock.read_some(net::buffer(buf), ec);
-        if (ec == net::error::would_block) return do_read(s);
-        if (ec) return on_io_error(s, ec);
-        return process(s, buf.data(), n, false);
-    }
-    // The rest of a frame: read behind what is kept.
-    std::size_t old = l.in.size();
-    l.in.resize(old + std::max<std::size_t>(w_.read_buffer.size(), l.in.capacity() - old));
-    std::size_t n = sock.read_some(net::buffer(l.in.data() + old, l.in.size() - old), ec);
-    l.in.resize(old + n);
+    auto& buf = w_.read_buffer;
+    std::size_t n = sock.read_some(net::buffer(buf), ec);
     if (ec == net::error::would_block) return do_read(s);
     if (ec) return on_io_error(s, ec);
+    // The usual case: whole frames arrive, are relayed from the shared buffer and nothing
+    // is kept.
+    if (l.in.empty()) return process(s, buf.data(), n, false);
+    // The rest of a frame: appended to what is kept. (Reading behind it instead means
+    // resizing first, and resize() fills what it adds: a slow sender of a large message
+    // paid that fill on every small read.)
+    l.in.append(buf.data(), n);
     process(s, l.in.data(), l.in.size(), true);
 }
 

@@ -255,6 +255,28 @@ TEST_CASE("a client's ping is answered by the proxy with a pong carrying its pay
     h.check_unaffected();
 }
 
+TEST_CASE("a large frame that trickles in small pieces arrives whole, followed by the next",
+          "[hostile]") {
+    hostile h;
+    raw_client r;
+    REQUIRE(r.upgrade(h.port()));
+    // 300 KB of varying bytes, so that a piece kept twice or lost shows in the content.
+    std::string big;
+    for (int i = 0; big.size() < 300000; ++i) big += "{\"n\":" + std::to_string(i) + "},";
+    std::string bytes = make_frame(0x1, big) + make_frame(0x1, "after");
+    // 997-byte pieces: the proxy reads each frame in many reads, some of them mid-header.
+    for (std::size_t i = 0; i < bytes.size(); i += 997) REQUIRE(r.write(bytes.substr(i, 997)));
+    auto echoed = r.read_frame();
+    REQUIRE(echoed);
+    CHECK(echoed->opcode == 0x1);
+    CHECK(echoed->payload.size() == big.size());
+    CHECK(echoed->payload == big);
+    echoed = r.read_frame();
+    REQUIRE(echoed);
+    CHECK(echoed->payload == "after");
+    h.check_unaffected();
+}
+
 TEST_CASE("invalid UTF-8 split across fragments also closes with 1007", "[hostile]") {
     hostile h;
     raw_client r;
