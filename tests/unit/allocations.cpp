@@ -1,5 +1,10 @@
 // The unit-test binary's global operator new/delete: malloc and free, plus a
-// per-thread count read by allocations().
+// per-thread count read by allocations(). Every plain and nothrow form is
+// replaced so that no allocation made by one allocator is freed by another:
+// under AddressSanitizer an unreplaced nothrow new (Catch uses it) would
+// allocate through ASan's operator new and be freed here with free(), which
+// ASan reports as alloc-dealloc-mismatch. The aligned forms are left to the
+// runtime as a matched set.
 #include "allocations.hpp"
 
 #include <cstdlib>
@@ -21,7 +26,17 @@ std::size_t allocations() { return count; }
 
 void* operator new(std::size_t size) { return allocate(size); }
 void* operator new[](std::size_t size) { return allocate(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    ++count;
+    return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    ++count;
+    return std::malloc(size == 0 ? 1 : size);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
