@@ -57,12 +57,15 @@ event reader::next(char* data, std::size_t size, std::size_t& pos) {
             if (avail < 4) return {};
             len = (std::uint64_t{p[2]} << 8) | p[3];
             head = 4;
+            // RFC 6455 5.2: the length MUST use the fewest bytes (as Beast also enforces).
+            if (len < 126) return fail(close_code::protocol_error, "frame length not minimal");
         } else if (len == 127) {
             if (avail < 10) return {};
             len = 0;
             for (int i = 2; i < 10; ++i) len = (len << 8) | p[i];
             head = 10;
             if (len >> 63) return fail(close_code::protocol_error, "frame length over 2^63");
+            if (len <= 0xffff) return fail(close_code::protocol_error, "frame length not minimal");
         }
         if (!is_control(op)) {
             if (op == 0 && !in_message_)

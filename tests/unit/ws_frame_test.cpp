@@ -202,6 +202,24 @@ TEST_CASE("a 64-bit length of 2^63 or more is a protocol error", "[ws]") {
     CHECK(e.code == 1002);
 }
 
+TEST_CASE("a length not in its fewest bytes is a protocol error (RFC 6455 5.2)", "[ws]") {
+    // 5 bytes announced in the 16-bit form, then 200 bytes in the 64-bit form.
+    std::string five = bytes({0x82, 126, 0x00, 0x05}) + "hello";
+    auto e = read_server(five, SIZE_MAX);
+    CHECK(e.what == kind::error);
+    CHECK(e.code == 1002);
+    CHECK(e.error == "frame length not minimal");
+    std::string two_hundred = bytes({0x82, 127, 0, 0, 0, 0, 0, 0, 0x00, 0xc8}) + pattern(200);
+    e = read_server(two_hundred, SIZE_MAX);
+    CHECK(e.what == kind::error);
+    CHECK(e.code == 1002);
+    // The smallest length of each form is fine.
+    e = read_server(bytes({0x82, 126, 0x00, 126}) + pattern(126), SIZE_MAX);
+    CHECK(e.what == kind::message);
+    e = read_server(bytes({0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}) + pattern(65536), SIZE_MAX);
+    CHECK(e.what == kind::message);
+}
+
 TEST_CASE("boundary lengths 125, 126, 65535 and 65536 are all read back", "[ws]") {
     for (std::size_t n : {125u, 126u, 65535u, 65536u}) {
         CAPTURE(n);
