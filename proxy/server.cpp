@@ -17,6 +17,7 @@
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/log.hpp"
+#include "proxy/run_loop.hpp"
 #include "proxy/tap.hpp"
 #include "proxy/worker.hpp"
 #include "proxy/ws_pair.hpp"
@@ -318,7 +319,7 @@ void server::start() {
         i.sweep(*w, std::make_shared<net::steady_timer>(w->ioc));
         i.threads.emplace_back([wp = w.get()] {
             auto guard = net::make_work_guard(wp->ioc);
-            wp->ioc.run();
+            run_loop(wp->ioc, "worker");
         });
     }
     i.control_work.emplace(i.control.get_executor());
@@ -328,7 +329,7 @@ void server::start() {
     }
     i.admin->start();
     i.accept();
-    i.threads.emplace_back([&i] { i.control.run(); });
+    i.threads.emplace_back([&i] { run_loop(i.control, "control"); });
     const auto& o = i.shared.opts;
     log::write(log::level::info, "listening",
                {{"listen", o.listen.host + ":" + std::to_string(port())},

@@ -8,6 +8,7 @@
 #include "proxy/headers.hpp"
 #include "proxy/log.hpp"
 #include "proxy/tap.hpp"
+#include "proxy/tcp_progress.hpp"
 #include "proxy/upstream_connect.hpp"
 #include "proxy/ws_handshake.hpp"
 #include "rules/rest.hpp"
@@ -297,10 +298,9 @@ void ws_pair::do_read(int s) {
     if (l.read_done || l.reading || l.paused) return;
     l.reading = true;
     if (auto* tls = l.stream.tls()) {
-        // TLS may hold decrypted bytes the socket no longer signals: read through it,
-        // into the leg's own buffer.
-        // One TLS record at most. A fixed room, not all the spare capacity: resize() fills
-        // what it adds, and filling megabytes per read made a large message quadratic.
+        // TLS may hold decrypted bytes the socket no longer signals: read through it, into
+        // the leg's own buffer, one record (16 KiB) at a time. (resize() fills what it adds:
+        // a room the size of the spare capacity made a large message quadratic.)
         std::size_t old = l.in.size();
         constexpr std::size_t room = 16 * 1024;
         l.in.resize(old + room);
@@ -360,7 +360,15 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
                 on_message(s, e);
                 break;
             case kind::ping: {
-                // Answered on this leg, as an endpoint would; not relayed.
+                // Answered on this leg, as an endpoint would; not relayed. While output
+                // waits, only the latest ping gets its pong, once the output is out
+                // (RFC 6455 5.5.3 allows it): a peer that pings and never reads cannot
+                // make us queue pongs without bound.
+                if (l.has_output()) {
+                    l.pong.assign(e.payload);
+                    l.pong_due = true;
+                    break;
+                }
                 char* p = const_cast<char*>(e.payload.data());
                 send_frame(s, ws::opcode::pong, p, e.payload.size(), false);
                 break;
@@ -395,11 +403,28 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
     } else {
         l.in.assign(data + pos, size - pos);
     }
-    // Back-pressure: while the other leg still holds what we relayed, read no more.
-    if (server_ && at(other(s)).has_output() && !at(other(s)).write_done)
+    if (must_pause(s))
         l.paused = true;
     else
         do_read(s);
+}
+
+// Back-pressure: a leg reads no more while the other leg still holds what it relayed, or
+// while its own peer has not taken what the rules sent back to it (injections, the close)
+// past own_output_cap.
+bool ws_pair::must_pause(int s) {
+    constexpr std::size_t own_output_cap = 1 << 20;
+    if (!server_) return false;
+    const leg& o = at(other(s));
+    const leg& l = at(s);
+    return (o.has_output() && !o.write_done) || (!l.write_done && l.queued() > own_output_cap);
+}
+
+void ws_pair::resume(int s) {
+    leg& l = at(s);
+    if (!l.paused || must_pause(s)) return;
+    l.paused = false;
+    do_read(s);
 }
 
 void ws_pair::on_message(int s, const ws::event& e) {
@@ -443,7 +468,10 @@ void ws_pair::run_actions(int from) {
                                                                 : rules::direction::server_to_client),
                    frame, from >= 0 ? frame_text_ : true, w_.stats);
     }
-    for (auto& a : actions_) {
+    // Run from a list of our own: an action can end the pair (a write fails on both legs),
+    // and finish() then fills actions_ with the engine's on_close while we iterate.
+    rules::actions list = std::move(actions_);
+    for (auto& a : list) {
         switch (a.what) {
             case action::kind::forward:
                 if (from >= 0) send_data(other(from), frame_data_, frame_size_, frame_text_);
@@ -489,6 +517,7 @@ void ws_pair::run_actions(int from) {
                 break;
         }
     }
+    actions_ = std::move(list);  // its storage is reused for the next frame
 }
 
 // ---- writing ----
@@ -603,13 +632,16 @@ void ws_pair::on_tls_written(int to, beast::error_code ec) {
 }
 
 void ws_pair::on_drained(int to) {
-    maybe_close_socket(to);
-    // What the other leg relayed is out: it may read again.
-    leg& o = at(other(to));
-    if (o.paused) {
-        o.paused = false;
-        do_read(other(to));
+    leg& l = at(to);
+    if (l.pong_due) {
+        l.pong_due = false;
+        send_frame(to, ws::opcode::pong, l.pong.data(), l.pong.size(), false);
+        if (l.has_output()) return;  // drained again later
     }
+    maybe_close_socket(to);
+    // What either leg sent to this one is out: they may read again.
+    resume(other(to));
+    resume(to);
 }
 
 // ---- ending ----
@@ -700,12 +732,8 @@ void ws_pair::close_socket(int s) {
     l.out.clear();
     l.more.clear();
     l.stream.close();  // pending operations end with operation_aborted
-    leg& o = at(other(s));
-    if (o.paused) {
-        // Nothing it relays can be written any more; it reads to see the close answer.
-        o.paused = false;
-        do_read(other(s));
-    }
+    // Nothing the other leg relays can be written any more; it reads to see the close answer.
+    resume(other(s));
     if (client_.socket_closed && (!server_ || server_->socket_closed)) finish();
 }
 
@@ -728,9 +756,15 @@ void ws_pair::tick(std::int64_t now) {
             }
             continue;
         }
-        if (l.writing && !l.read_done && now - l.write_started >= write_limit) {
-            close_slow(s, now);
-            continue;
+        // Also once its peer has closed: a peer that sent its close and never reads what
+        // was queued before it would otherwise hold the pair open for ever.
+        if (l.writing) {
+            if (peer_took_bytes(l)) {
+                l.write_started = now;
+            } else if (now - l.write_started >= write_limit) {
+                close_slow(s, now);
+                continue;
+            }
         }
         if (l.read_done) continue;
         if (l.close_sent) {
@@ -741,6 +775,12 @@ void ws_pair::tick(std::int64_t now) {
             }
             continue;
         }
+        if (l.paused) {
+            // Not idle: waiting for the other side to take what it sent. The idle clock
+            // starts again when it reads.
+            l.last_read = now;
+            continue;
+        }
         if (now - l.last_read >= idle) {
             leg_ended(s, ended::timeout, 0, "idle timeout");
             close_socket(s);
@@ -749,6 +789,17 @@ void ws_pair::tick(std::int64_t now) {
             send_frame(s, ws::opcode::ping, nullptr, 0, false);
         }
     }
+}
+
+// Whether the peer acknowledged more of our bytes since the last look: a write that waits
+// is not stalled while they go. (Our own writes complete only in jumps: the kernel wakes a
+// blocked writer once a third of its send buffer, up to 4 MB, is free, and a slow but
+// steady reader can take longer than --write-timeout to free that much.)
+bool ws_pair::peer_took_bytes(leg& l) {
+    std::int64_t acked = tcp_bytes_acked(l.stream.tcp().socket().native_handle());
+    bool more = l.acked >= 0 && acked > l.acked;
+    l.acked = acked;
+    return more;
 }
 
 void ws_pair::close_slow(int s, std::int64_t now) {

@@ -68,6 +68,8 @@ private:
         std::string out;   // bytes waiting to be written, from out_sent on
         std::size_t out_sent{0};
         std::string more;  // bytes queued while a TLS write owns `out`
+        std::string pong;  // the latest ping's payload, answered once the output drains
+        bool pong_due{false};
         bool reading{false};
         bool writing{false};
         bool paused{false};      // not reading until the other leg has written what we relayed
@@ -79,10 +81,12 @@ private:
         bool slow{false};        // closed because it stopped reading
         std::int64_t last_read{0};       // ms of the last bytes read
         std::int64_t write_started{0};   // ms when the pending write began waiting
+        std::int64_t acked{-1};          // our bytes the peer's TCP acknowledged, at the last tick
         std::int64_t close_deadline{0};  // ms by which the peer must answer our close
         std::int64_t cut_at{0};          // ms at which a slow leg's socket is cut
 
         bool has_output() const { return writing || out_sent < out.size() || !more.empty(); }
+        std::size_t queued() const { return out.size() - out_sent + more.size(); }
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
@@ -103,6 +107,8 @@ private:
     void process(int s, char* data, std::size_t size, bool in_leg_buffer);
     void on_message(int s, const ws::event& e);
     void run_actions(int from);
+    bool must_pause(int s);
+    void resume(int s);
 
     // Writing.
     void send_data(int to, char* data, std::size_t size, bool text);
@@ -120,6 +126,7 @@ private:
     void leg_ended(int s, ended why, std::uint16_t code, std::string_view detail);
     void maybe_close_socket(int s);
     void close_socket(int s);
+    bool peer_took_bytes(leg& l);
     void close_slow(int s, std::int64_t now);
     void arm_timer(rules::millis at);
     void settle_waiters(const std::string& chat, bool joined);

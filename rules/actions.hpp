@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stats.hpp"
@@ -53,7 +54,10 @@ class actions {
 public:
     // A fresh action at the end: default values, but strings that keep their capacity.
     action& emplace_back() {
-        if (size_ == items_.size()) return items_.emplace_back(), items_[size_++];
+        if (size_ == items_.size()) {
+            items_.emplace_back();
+            return items_[size_++];
+        }
         action& a = items_[size_++];
         reset(a);
         return a;
@@ -86,6 +90,17 @@ private:
 
     std::vector<action> items_;  // [0, size_) are live; the rest are kept for reuse
     std::size_t size_{0};
+
+public:
+    actions() = default;
+    // A moved-from list is empty and usable (the pair moves its list out while running it).
+    actions(actions&& o) noexcept
+        : items_(std::move(o.items_)), size_(std::exchange(o.size_, 0)) {}
+    actions& operator=(actions&& o) noexcept {
+        items_ = std::move(o.items_);
+        size_ = std::exchange(o.size_, 0);
+        return *this;
+    }
 };
 
 }  // namespace wsproxy::rules

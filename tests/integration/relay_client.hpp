@@ -30,6 +30,7 @@ struct client_options {
     bool deflate{false};
     std::size_t max_message{64u << 20};
     std::chrono::milliseconds timeout{5000};
+    int receive_buffer{0};  // SO_RCVBUF in bytes when not 0: a fixed, small window
 };
 
 struct message {
@@ -45,6 +46,10 @@ public:
     beast::error_code connect(unsigned short port, const client_options& o = {}) {
         opts_ = o;
         wsproxy::flex_stream::tcp_type tcp(ioc_);
+        if (o.receive_buffer) {
+            tcp.socket().open(net::ip::tcp::v4());
+            tcp.socket().set_option(net::socket_base::receive_buffer_size(o.receive_buffer));
+        }
         beast::error_code result = net::error::timed_out;
         tcp.async_connect(tcp::endpoint(net::ip::make_address(o.host), port),
                           [&](beast::error_code ec) { result = ec; });
@@ -132,6 +137,25 @@ public:
         m.text = ws_->got_text();
         m.data = beast::buffers_to_string(buf.data());
         return m;
+    }
+
+    // Reads at most `max` bytes of the current message; 0 on error or timeout.
+    std::size_t read_some(std::size_t max) {
+        std::string buf(max, '\0');
+        std::size_t got = 0;
+        bool done = false;
+        ws_->async_read_some(net::buffer(buf), [&](beast::error_code ec, std::size_t n) {
+            if (!ec) got = n;
+            done = true;
+        });
+        run();
+        if (!done) {
+            // Abandon the read: close the socket so the handler runs before `buf` dies.
+            ws_->next_layer().close();
+            ioc_.restart();
+            ioc_.run_for(std::chrono::seconds(1));
+        }
+        return got;
     }
 
     // Reads until the peer closes; returns the close frame's reason (code 0 if none came).

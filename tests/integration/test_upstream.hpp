@@ -11,6 +11,7 @@
 //   text "headers"              -> sends the upgrade request's headers as JSON
 //   text "stall"                -> stops reading (until the server stops)
 //   text "send:PAYLOAD"         -> sends PAYLOAD as a text message (a frame of the test's choosing)
+//   text "stream:MS"            -> sends "tick" every 50 ms for MS ms without reading, then echoes again
 //   any other message           -> echoed with its kind (text or binary)
 //   plain HTTP                  -> 200 {"method","target","body","headers"}
 #include <atomic>
@@ -224,6 +225,17 @@ private:
             if (ws.got_text() && text.rfind("send:", 0) == 0) {
                 ws.text(true);
                 ws.write(net::buffer(text.substr(5)), ec);
+                if (ec) return;
+                continue;
+            }
+            if (ws.got_text() && text.rfind("stream:", 0) == 0) {
+                auto until = std::chrono::steady_clock::now() +
+                             std::chrono::milliseconds(std::stoul(text.substr(7)));
+                ws.text(true);
+                while (!ec && std::chrono::steady_clock::now() < until) {
+                    ws.write(net::buffer(std::string("tick")), ec);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
                 if (ec) return;
                 continue;
             }
