@@ -78,7 +78,7 @@ enum class proxy_stat : std::uint8_t {
     bytes,               // direction; n = payload bytes
     tap_dropped,         // 0
     rules_reload,        // 0 success, 1 failure
-    rest_join_wait,      // 0 acknowledged, 1 timeout, 2 failed
+    rest_join_wait,      // join_wait_result
     count_               // keep last
 };
 
@@ -99,6 +99,7 @@ enum class close_reason : std::uint32_t {
     error
 };
 enum class reject_reason : std::uint32_t { max_connections, header_too_large, body_too_large };
+enum class join_wait_result : std::uint32_t { acknowledged, timeout, failed };
 
 template <class E>
 requires std::is_enum_v<E>
@@ -137,6 +138,10 @@ struct stat_of<close_reason> {
 template <>
 struct stat_of<reject_reason> {
     static constexpr proxy_stat value = proxy_stat::rejected;
+};
+template <>
+struct stat_of<join_wait_result> {
+    static constexpr proxy_stat value = proxy_stat::rest_join_wait;
 };
 template <class E>
 concept typed_label = requires {
@@ -339,6 +344,7 @@ static_assert(std::size(values::upstream_error) == label(upstream_error::closed)
 static_assert(std::size(values::handshake_error) == label(handshake_error::too_large) + 1);
 static_assert(std::size(values::close_reason) == label(close_reason::error) + 1);
 static_assert(std::size(values::reject_reason) == label(reject_reason::body_too_large) + 1);
+static_assert(std::size(values::join_wait_result) == label(join_wait_result::failed) + 1);
 static_assert(std::size(values::http_code) == http_code_label(500) + 1);
 
 }  // namespace wsproxy::metrics

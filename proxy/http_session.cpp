@@ -148,8 +148,10 @@ void http_session::on_join_result(bool joined) {
 void http_session::release_hold(bool timed_out) {
     if (hold_timer_) {
         hold_timer_->cancel();
-        w_.stats.count(metrics::proxy_stat::rest_join_wait,
-                       timed_out ? 1 : any_joined_ ? 0 : 2);
+        using result = metrics::join_wait_result;
+        w_.stats.count(timed_out     ? result::timeout
+                       : any_joined_ ? result::acknowledged
+                                     : result::failed);
     }
     hold_timer_.reset();
     joins_pending_ = 0;

@@ -80,7 +80,7 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
     app.add_flag("!--no-keepalive-pings", o.keepalive_pings,
                  "Do not ping idle legs; close them at --idle-timeout");
     app.add_option("--write-timeout", o.write_timeout,
-                   "Seconds a write to a peer may stall before the peer is closed as too slow")
+                   "Seconds a write may wait while the peer takes none of it before the peer is closed as too slow")
         ->capture_default_str();
     app.add_option("--drain-timeout", o.drain_timeout,
                    "Seconds between SIGTERM and closing the remaining sessions with 1001")

@@ -48,7 +48,7 @@ struct proxy_options {
     double handshake_timeout{10};   // seconds: client request, upstream connect + handshake
     double idle_timeout{60};        // seconds without a frame before a leg is closed
     double drain_timeout{15};       // seconds between SIGTERM and closing sessions with 1001
-    double write_timeout{30};       // seconds a write may stall before the reader is called slow
+    double write_timeout{30};       // seconds a write may wait while the peer acknowledges nothing
     bool keepalive_pings{true};     // ping an idle leg at half the idle timeout
     bool permessage_deflate{false}; // negotiate compression on each leg
 
