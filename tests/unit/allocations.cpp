@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <new>
 
+#if WSPROXY_COUNTS_ALLOCATIONS
 namespace {
 thread_local std::size_t count = 0;
 
@@ -40,3 +41,4 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#endif  // WSPROXY_COUNTS_ALLOCATIONS
