@@ -134,13 +134,15 @@ struct server::impl {
         timer->expires_after(ws_pair::sweep_interval(shared.opts));
         timer->async_wait([this, &w, timer](beast::error_code ec) {
             if (ec) return;
+            // Re-armed first: a tick that throws (run_loop goes on) must not end the
+            // timeouts of every other pair of this worker.
+            sweep(w, timer);
             auto now = now_ms();
             std::vector<std::shared_ptr<ws_pair>> live;
             live.reserve(w.pairs.size());
             for (auto& [id, weak] : w.pairs)
                 if (auto p = weak.lock()) live.push_back(std::move(p));
             for (auto& p : live) p->tick(now);
-            sweep(w, timer);
         });
     }
 

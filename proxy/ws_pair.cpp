@@ -410,14 +410,15 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
 }
 
 // Back-pressure: a leg reads no more while the other leg still holds what it relayed, or
-// while its own peer has not taken what the rules sent back to it (injections, the close)
-// past own_output_cap.
+// while its own peer has not taken more than sent_back_cap of what the rules sent back to
+// it in answer to its own frames. (Relayed bytes must not count there: a backend that
+// writes a large answer before reading would then never be read again.)
 bool ws_pair::must_pause(int s) {
-    constexpr std::size_t own_output_cap = 1 << 20;
+    constexpr std::size_t sent_back_cap = 1 << 20;
     if (!server_) return false;
     const leg& o = at(other(s));
     const leg& l = at(s);
-    return (o.has_output() && !o.write_done) || (!l.write_done && l.queued() > own_output_cap);
+    return (o.has_output() && !o.write_done) || (!l.write_done && l.sent_back > sent_back_cap);
 }
 
 void ws_pair::resume(int s) {
@@ -471,7 +472,9 @@ void ws_pair::run_actions(int from) {
     // Run from a list of our own: an action can end the pair (a write fails on both legs),
     // and finish() then fills actions_ with the engine's on_close while we iterate.
     rules::actions list = std::move(actions_);
+    const bool finished_before = finished_;  // finish() runs its own on_close actions
     for (auto& a : list) {
+        if (finished_ && !finished_before) break;  // the pair ended under us: nothing left to do
         switch (a.what) {
             case action::kind::forward:
                 if (from >= 0) send_data(other(from), frame_data_, frame_size_, frame_text_);
@@ -481,10 +484,13 @@ void ws_pair::run_actions(int from) {
                 break;
             case action::kind::hide:
                 break;
-            case action::kind::inject:
-                send_data(a.to == rules::direction::client_to_server ? server_side : client_side,
-                          a.payload.data(), a.payload.size(), true);
+            case action::kind::inject: {
+                int to = a.to == rules::direction::client_to_server ? server_side : client_side;
+                send_data(to, a.payload.data(), a.payload.size(), true);
+                // Sent back to the leg whose frame caused it: its own back-pressure.
+                if (to == from && at(to).has_output()) at(to).sent_back += a.payload.size();
                 break;
+            }
             case action::kind::arm_timer:
                 arm_timer(a.at);
                 break;
@@ -633,6 +639,7 @@ void ws_pair::on_tls_written(int to, beast::error_code ec) {
 
 void ws_pair::on_drained(int to) {
     leg& l = at(to);
+    l.sent_back = 0;
     if (l.pong_due) {
         l.pong_due = false;
         send_frame(to, ws::opcode::pong, l.pong.data(), l.pong.size(), false);
@@ -658,6 +665,7 @@ void ws_pair::on_io_error(int s, beast::error_code ec) {
 void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_view detail) {
     leg& l = at(s);
     l.read_done = true;
+    l.closed_cleanly = why_ended == ended::closed;
     if (why_ended != ended::closed) l.write_done = true;  // nothing more is sent after a failure
     // Only the first leg to end decides what the other side is told and what is counted.
     if (!closed_by_.empty() || !established_) return;
@@ -720,9 +728,37 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
 
 void ws_pair::maybe_close_socket(int s) {
     leg& l = at(s);
-    if (l.socket_closed || l.has_output()) return;
+    if (l.socket_closed || l.has_output() || l.awaiting_fin) return;
     // Both directions finished: the peer's close came (or it failed), and ours is out.
-    if (l.read_done && (l.write_done || l.close_sent)) close_socket(s);
+    if (!l.read_done || !(l.write_done || l.close_sent)) return;
+    // After a clean closing handshake the backend, as the server, closes TCP first
+    // (RFC 6455 7.1.1), so that TIME_WAIT is its own: ours would hold one of our
+    // ephemeral ports towards it for a minute per connection.
+    if (s == server_side && l.closed_cleanly) return await_fin(s);
+    close_socket(s);
+}
+
+void ws_pair::await_fin(int s) {
+    leg& l = at(s);
+    if (!l.awaiting_fin) {
+        l.awaiting_fin = true;
+        l.close_deadline = now_ms() + fin_wait_ms;  // tick() closes it then
+    }
+    // Below TLS, on the socket itself: nothing more of the stream is wanted.
+    l.stream.tcp().socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this(), s](beast::error_code ec) { self->on_fin_readable(s, ec); });
+}
+
+void ws_pair::on_fin_readable(int s, beast::error_code ec) {
+    leg& l = at(s);
+    if (l.socket_closed) return;
+    if (!ec) {
+        std::size_t n = l.stream.tcp().socket().read_some(net::buffer(w_.read_buffer), ec);
+        // Bytes after the close are dropped; the FIN is what we wait for.
+        if ((!ec && n > 0) || ec == net::error::would_block) return await_fin(s);
+    }
+    close_socket(s);  // the FIN (or an error): our side ends without TIME_WAIT
 }
 
 void ws_pair::close_socket(int s) {
@@ -766,6 +802,10 @@ void ws_pair::tick(std::int64_t now) {
                 continue;
             }
         }
+        if (l.awaiting_fin) {
+            if (now >= l.close_deadline) close_socket(s);  // it never closed: we do
+            continue;
+        }
         if (l.read_done) continue;
         if (l.close_sent) {
             if (now >= l.close_deadline) {
@@ -775,9 +815,10 @@ void ws_pair::tick(std::int64_t now) {
             }
             continue;
         }
-        if (l.paused) {
-            // Not idle: waiting for the other side to take what it sent. The idle clock
-            // starts again when it reads.
+        if (l.paused || l.writing) {
+            // Not idle: waiting for the other side to take what it sent, or taking what we
+            // send (the write-stall check above watches that). The idle clock starts again
+            // from here.
             l.last_read = now;
             continue;
         }

@@ -57,6 +57,8 @@ private:
     enum side : int { client_side = 0, server_side = 1 };
     // Why a leg delivers nothing more.
     enum class ended { closed, protocol, too_big, timeout, vanished, error, slow };
+    // How long the backend gets to close TCP after the closing handshake.
+    static constexpr std::int64_t fin_wait_ms = 1000;
 
     struct leg {
         leg(flex_stream s, bool masked_input, std::size_t max_message)
@@ -69,6 +71,7 @@ private:
         std::size_t out_sent{0};
         std::string more;  // bytes queued while a TLS write owns `out`
         std::string pong;  // the latest ping's payload, answered once the output drains
+        std::size_t sent_back{0};  // injected in answer to this leg's frames, still waiting
         bool pong_due{false};
         bool reading{false};
         bool writing{false};
@@ -79,6 +82,8 @@ private:
         bool socket_closed{false};
         bool ping_sent{false};   // a keep-alive ping is unanswered
         bool slow{false};        // closed because it stopped reading
+        bool closed_cleanly{false};  // the peer's close frame ended its input
+        bool awaiting_fin{false};    // the handshake is done; the backend closes TCP first
         std::int64_t last_read{0};       // ms of the last bytes read
         std::int64_t write_started{0};   // ms when the pending write began waiting
         std::int64_t acked{-1};          // our bytes the peer's TCP acknowledged, at the last tick
@@ -86,7 +91,6 @@ private:
         std::int64_t cut_at{0};          // ms at which a slow leg's socket is cut
 
         bool has_output() const { return writing || out_sent < out.size() || !more.empty(); }
-        std::size_t queued() const { return out.size() - out_sent + more.size(); }
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
@@ -125,6 +129,8 @@ private:
     void on_io_error(int s, boost::beast::error_code ec);
     void leg_ended(int s, ended why, std::uint16_t code, std::string_view detail);
     void maybe_close_socket(int s);
+    void await_fin(int s);
+    void on_fin_readable(int s, boost::beast::error_code ec);
     void close_socket(int s);
     bool peer_took_bytes(leg& l);
     void close_slow(int s, std::int64_t now);
