@@ -792,8 +792,9 @@ void ws_pair::tick(std::int64_t now) {
             }
             continue;
         }
-        // Also once its peer has closed: a peer that sent its close and never reads what
-        // was queued before it would otherwise hold the pair open for ever.
+        // A write the peer takes nothing of, for --write-timeout: too slow. Checked even
+        // after the peer's close came, or a peer that closes and never reads what was
+        // queued before its close would hold the pair open for ever.
         if (l.writing) {
             if (peer_took_bytes(l)) {
                 l.write_started = now;
