@@ -743,6 +743,10 @@ void ws_pair::await_fin(int s) {
     if (!l.awaiting_fin) {
         l.awaiting_fin = true;
         l.close_deadline = now_ms() + fin_wait_ms;  // tick() closes it then
+        // A TLS leg's socket was left blocking for the SSL stream: the read below must
+        // not wait on a wake-up that brought nothing.
+        beast::error_code ignored;
+        l.stream.tcp().socket().non_blocking(true, ignored);
     }
     // Below TLS, on the socket itself: nothing more of the stream is wanted.
     l.stream.tcp().socket().async_wait(

@@ -52,6 +52,16 @@ struct action {
 
 class actions {
 public:
+    actions() = default;
+    // A moved-from list is empty and usable (the pair moves its list out while running it).
+    actions(actions&& o) noexcept
+        : items_(std::move(o.items_)), size_(std::exchange(o.size_, 0)) {}
+    actions& operator=(actions&& o) noexcept {
+        items_ = std::move(o.items_);
+        size_ = std::exchange(o.size_, 0);
+        return *this;
+    }
+
     // A fresh action at the end: default values, but strings that keep their capacity.
     action& emplace_back() {
         if (size_ == items_.size()) {
@@ -90,17 +100,6 @@ private:
 
     std::vector<action> items_;  // [0, size_) are live; the rest are kept for reuse
     std::size_t size_{0};
-
-public:
-    actions() = default;
-    // A moved-from list is empty and usable (the pair moves its list out while running it).
-    actions(actions&& o) noexcept
-        : items_(std::move(o.items_)), size_(std::exchange(o.size_, 0)) {}
-    actions& operator=(actions&& o) noexcept {
-        items_ = std::move(o.items_);
-        size_ = std::exchange(o.size_, 0);
-        return *this;
-    }
 };
 
 }  // namespace wsproxy::rules

@@ -22,10 +22,6 @@ namespace websocket = boost::beast::websocket;
 
 namespace {
 
-double metric(running_proxy& p, std::string_view name, wsproxy::metrics::label_list labels = {}) {
-    return p.server->metrics().value(name, labels);
-}
-
 // The bystander opened before the attack still relays both ways, and so does a new client.
 void check_unaffected(running_proxy& proxy, client& bystander) {
     REQUIRE_FALSE(bystander.send("still here"));

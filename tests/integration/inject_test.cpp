@@ -25,11 +25,6 @@ void connect_ready(ws_test::client& c, unsigned short port, const std::string& q
     REQUIRE(c.read_until("connection_ready"));
 }
 
-double metric(relay_test::running_proxy& p, const char* name,
-              const wsproxy::metrics::label_list& labels = {}) {
-    return p.server->metrics().value(name, labels);
-}
-
 }  // namespace
 
 TEST_CASE("without the proxy a client that never joins gets no answer and the backend says so",

@@ -28,10 +28,6 @@ struct rules_file {
     ~rules_file() { std::filesystem::remove(path); }
 };
 
-double metric(running_proxy& p, std::string_view name, wsproxy::metrics::label_list labels = {}) {
-    return p.server->metrics().value(name, labels);
-}
-
 }  // namespace
 
 TEST_CASE("frames beyond limits.max_depth or max_inspect_bytes are relayed unchanged and counted",

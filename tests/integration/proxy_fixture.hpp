@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "proxy/options.hpp"
@@ -36,6 +37,12 @@ struct running_proxy {
     unsigned short admin_port() const { return server->admin_port(); }
     std::unique_ptr<wsproxy::server> server;
 };
+
+// The value of one series of the proxy's metrics (0 when it was never counted).
+inline double metric(const running_proxy& p, std::string_view name,
+                     const wsproxy::metrics::label_list& labels = {}) {
+    return p.server->metrics().value(name, labels);
+}
 
 // Waits (bounded) until `condition` holds; true if it did.
 inline bool eventually(const std::function<bool()>& condition,

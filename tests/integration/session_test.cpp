@@ -56,11 +56,6 @@ struct temp_rules {
     fs::path path;
 };
 
-double metric(relay_test::running_proxy& p, const char* name,
-              const wsproxy::metrics::label_list& labels = {}) {
-    return p.server->metrics().value(name, labels);
-}
-
 }  // namespace
 
 TEST_CASE("a REST message joins every tab of its own session and never another session's",

@@ -15,14 +15,6 @@
 
 using namespace relay_test;
 
-namespace {
-
-double metric(running_proxy& p, std::string_view name, wsproxy::metrics::label_list labels = {}) {
-    return p.server->metrics().value(name, labels);
-}
-
-}  // namespace
-
 TEST_CASE("a client that pings and never reads gets one pong for the pings made meanwhile",
           "[slow]") {
     test_upstream::server up;
