@@ -5,15 +5,21 @@
 #   docker run --rm -p 8080:8080 -p 9090:9090 wsproxy:0.1.0 \
 #     --upstream ws://chat-backend:8081 --admin 0.0.0.0:9090
 #
-# The build stage runs exactly what CI runs: scripts/setup (Debian packages), then the CMake
-# build. The runtime stage gets only the shared libraries the two binaries link against,
-# found with ldd and mapped to their Debian packages in the build stage.
+# The build stage installs the build dependencies only: the compiler, CMake and the libraries'
+# -dev packages, a subset of scripts/setup's list (tests/helm/test_repo.sh checks that, and that
+# nothing test-only, such as chromium, clang, prometheus or nodejs, comes in). The runtime stage
+# gets only the shared libraries the two binaries link against, found with ldd and mapped to
+# their Debian packages in the build stage, and runs as an unprivileged user.
 
 FROM debian:bookworm AS build
 ENV DEBIAN_FRONTEND=noninteractive
-# setup uses sudo only when not root; the build runs as root.
-COPY scripts/setup /src/scripts/setup
-RUN /src/scripts/setup && rm -rf /var/lib/apt/lists/*
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends \
+      build-essential cmake ninja-build pkg-config \
+      libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev \
+      libssl-dev zlib1g-dev nlohmann-json3-dev prometheus-cpp-dev catch2 \
+      libyaml-cpp-dev libcli11-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY . /src
 WORKDIR /src
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -1,4 +1,4 @@
-// Prints, one per line, every wsproxy_* metric name used by the Grafana dashboard's queries and
+// Prints, one per line, every wsproxy_* and process_* metric name used by the Grafana dashboard's queries and
 // by the alert expressions of a rules file.
 //
 //   node metric-names.mjs dashboard.json rules.yaml
@@ -12,7 +12,7 @@ if (!dashboardFile || !rulesFile) {
 }
 const names = new Set();
 const collect = (expr) => {
-  for (const m of String(expr).matchAll(/\bwsproxy_[a-zA-Z0-9_]+/g)) names.add(m[0]);
+  for (const m of String(expr).matchAll(/\b(?:wsproxy|process)_[a-zA-Z0-9_]+/g)) names.add(m[0]);
 };
 // Walk the dashboard: panel targets (expr) and templating queries.
 (function walk(node) {

@@ -43,6 +43,28 @@ expect_failure "an upstream with a path" 'proxy.upstream' --set mode=standalone 
 expect_failure "an upstream CA for a ws:// upstream" 'proxy.upstreamCA needs a wss:// upstream' \
   --set mode=standalone --set proxy.upstream=ws://backend:8081 --set proxy.upstreamCA.secretName=ca
 expect_failure "TLS without a Secret" 'proxy.tls.secretName is required' --set proxy.tls.enabled=true
+expect_failure "a native sidecar on Kubernetes 1.27" 'this cluster is v1.27.0: set sidecar.native=false' --kube-version 1.27.0
+expect_failure "a native sidecar on 1.28 without the feature gate" 'SidecarContainers feature gate: set sidecar.native=false, or sidecar.featureGate=true' \
+  --kube-version 1.28.2
+expect_failure "the 0.1.0 admin token values" 'Additional property adminToken is not allowed' --set proxy.adminToken.secretName=tok
+expect_failure "a loopback admin port with the default probes" 'kubelet.s probes cannot reach the admin port' \
+  --set admin.bindAddress=127.0.0.1 --set test.enabled=false
+expect_failure "the helm test on a loopback admin port" 'test.enabled needs the admin port reachable' \
+  --set admin.bindAddress=127.0.0.1
+expect_failure "a PodMonitor on a loopback admin port" 'metrics.podMonitor.enabled needs the admin port reachable' \
+  --set admin.bindAddress=127.0.0.1 --set proxy.startupProbe=null --set proxy.livenessProbe=null \
+  --set proxy.readinessProbe=null --set test.enabled=false --set metrics.podMonitor.enabled=true
+expect_failure "a PodMonitor with deploy=false and no pod labels" 'needs sidecarPodLabels' \
+  --set deploy=false --set metrics.podMonitor.enabled=true
+expect_failure "a NetworkPolicy with deploy=false and no pod labels" 'admin.networkPolicy with deploy=false needs sidecarPodLabels' \
+  --set deploy=false --set admin.networkPolicy.enabled=true
+expect_failure "a ServiceMonitor in another namespace than its token Secret" 'serviceMonitor.namespace must be the release namespace' \
+  --set serviceMonitor.enabled=true --set serviceMonitor.namespace=monitoring
+expect_failure "a ServiceMonitor with deploy=false" 'use metrics.podMonitor or metrics.scrapeAnnotations' \
+  --set deploy=false --set serviceMonitor.enabled=true
+expect_failure "a misspelled podMonitor key" 'Additional property intervall is not allowed' --set metrics.podMonitor.intervall=10s
+expect_failure "a window on the gauge-based reload alert" 'Additional property window is not allowed' \
+  --set prometheusRule.alerts.rulesReloadFailures.window=10m
 
 # And the good counterparts render.
 helm_template --set mode=standalone --set proxy.upstream=ws://backend.chat.svc:8081 >/dev/null \

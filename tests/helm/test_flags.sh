@@ -10,7 +10,7 @@ trap 'stop_all; rm -rf "$tmp"' EXIT
 "$BIN_DIR/wsproxy" --help >"$tmp/help.txt" 2>&1 || die "wsproxy --help failed"
 helm_template -f "$CHART/ci/monitoring-values.yaml" --set proxy.tls.enabled=true --set proxy.tls.secretName=tls \
   --set mode=standalone --set proxy.upstream=wss://backend.chat.svc:8443 \
-  --set proxy.upstreamCA.secretName=ca --set proxy.adminToken.secretName=tok --set proxy.tapPayloads=true \
+  --set proxy.upstreamCA.secretName=ca --set admin.existingSecret=tok --set proxy.tapPayloads=true \
   --set proxy.threads=2 --set proxy.maxConnections=100 >"$tmp/all-on.yaml"
 # The wsproxy container's args, one per line.
 (cd "$HERE" && node --input-type=module -e '

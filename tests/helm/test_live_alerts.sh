@@ -5,7 +5,9 @@
 #   and a real Prometheus on loopback scraping wsproxy's /metrics and evaluating the chart's
 #   PrometheusRule groups (windows and `for:` shortened through chart values).
 # observe mode: the alert must go pending (or firing). fix mode: it must stay inactive while the
-# same clients get their answers.
+# same clients get their answers. In both, the signals B and D of docs/signals.md, as Prometheus
+# computes them from the real counters, read what the doc says: 0 % in observe mode, 100 % in fix
+# mode (B read 50 % there before its formula was corrected).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_helm
@@ -87,7 +89,9 @@ PROM
   local clients_pid=$LAST_PID
 
   local state verdict="" seen_traffic=0 quiet_since=0 t0=$SECONDS
-  local ratio_q="sum(rate(wsproxy_broadcasts_total{registered=\"false\"}[$WINDOW])) / sum(rate(wsproxy_broadcasts_total[$WINDOW]))"
+  local signal_b signal_d
+  signal_b="$(cd "$HERE" && node signals.mjs expr "$ROOT/docs/signals.md" B "$WINDOW")"
+  signal_d="$(cd "$HERE" && node signals.mjs expr "$ROOT/docs/signals.md" D "$WINDOW")"
   while [ $((SECONDS - t0)) -lt 60 ]; do
     state="$(alert_state "$prom")"
     if [ "$mode" = observe ]; then
@@ -95,7 +99,7 @@ PROM
     else
       [ "$state" = pending ] || [ "$state" = firing ] && { verdict="$state"; break; }
       # Count only evaluations where Prometheus had user messages in the window.
-      if [ "$(prom_value "$prom" "sum(rate(wsproxy_broadcasts_total{registered=\"true\"}[$WINDOW])) > 0")" != none ]; then
+      if [ "$(prom_value "$prom" "sum(rate(wsproxy_user_messages_total{registered=\"true\"}[$WINDOW])) > 0")" != none ]; then
         [ $seen_traffic -eq 1 ] || { seen_traffic=1; quiet_since=$SECONDS; }
         # Several `for:` periods of evaluations with traffic and no alert: fix mode holds.
         if [ $((SECONDS - quiet_since)) -ge 12 ]; then verdict=inactive; break; fi
@@ -104,10 +108,11 @@ PROM
     kill -0 "$proxy_pid" 2>/dev/null || { show_log "$d/wsproxy.log"; die "$mode: wsproxy exited"; }
     sleep 1
   done
-  local ratio; ratio="$(prom_value "$prom" "$ratio_q")"
+  local ratio; ratio="$(prom_value "$prom" "$signal_d")"
+  local b; b="$(prom_value "$prom" "$signal_b")"
   local injected; injected="$(prom_value "$prom" 'sum(wsproxy_join_chat_total{source="injected"})')"
-  local unreg; unreg="$(prom_value "$prom" 'sum(wsproxy_broadcasts_total{registered="false"})')"
-  local reg; reg="$(prom_value "$prom" 'sum(wsproxy_broadcasts_total{registered="true"})')"
+  local unreg; unreg="$(prom_value "$prom" 'sum(wsproxy_user_messages_total{registered="false"})')"
+  local reg; reg="$(prom_value "$prom" 'sum(wsproxy_user_messages_total{registered="true"})')"
   stop_pid "$clients_pid"
   local summary; summary="$(tail -n 1 "$d/clients.json")"
   local answered unanswered ready
@@ -118,18 +123,25 @@ try:
     print(s["ready"], s["answered"], s["unanswered"])
 except Exception:
     print(0, 0, 0)')
-  log "$mode: alert=${verdict:-$state} after $((SECONDS - t0))s; unregistered ratio=$ratio; broadcasts registered=$reg unregistered=$unreg; injected joins=$injected; clients: ${summary:-none}"
+  log "$mode: alert=${verdict:-$state} after $((SECONDS - t0))s; signal B=$b D=$ratio; user messages registered=$reg unregistered=$unreg; injected joins=$injected; clients: ${summary:-none}"
 
   [ "$ready" -gt 0 ] || { cat "$d/clients.json" >&2; die "$mode: no client reached connection_ready"; }
   if [ "$mode" = observe ]; then
     [ "$answered" -eq 0 ] || die "observe: $answered client(s) got an answer without joining (is chat-backend auto-registering?)"
-    [ -n "$verdict" ] || { show_log "$d/wsproxy.log"; die "observe: $ALERT never went pending (last state: $state, ratio: $ratio)"; }
+    [ -n "$verdict" ] || { show_log "$d/wsproxy.log"; die "observe: $ALERT never went pending (last state: $state, D: $ratio)"; }
+    # Nothing joined and nothing registered: B and D at 0.
+    /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) == 0 and float(sys.argv[2]) == 0 else 1)' "$b" "$ratio" 2>/dev/null \
+      || die "observe: signal B=$b and D=$ratio, both should be 0"
   else
     [ "$verdict" = inactive ] || {
       show_log "$d/wsproxy.log"
       if [ $seen_traffic -eq 0 ]; then die "fix: Prometheus never saw registered user messages (registered=$reg)"; fi
-      die "fix: $ALERT went ${verdict:-?} (ratio: $ratio)"
+      die "fix: $ALERT went ${verdict:-?} (D: $ratio)"
     }
+    # Every chat used got a join (ours): B at 100 % (a scrape may fall between the two counts of
+    # one injection, hence the margin; the old formula read 50 %), and D at 100 %.
+    /usr/bin/python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0.95 and float(sys.argv[2]) == 1 else 1)' "$b" "$ratio" 2>/dev/null \
+      || die "fix: signal B=$b and D=$ratio, both should be 1"
     [ "$injected" != none ] && [ "${injected%%.*}" -gt 0 ] || die "fix: no join_chat was injected (injected=$injected)"
     [ "$answered" -gt 0 ] || die "fix: no client got its answer"
     [ "$unanswered" -eq 0 ] || die "fix: $unanswered client(s) got no answer"

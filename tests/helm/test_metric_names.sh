@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Every metric name used by the Grafana dashboard and by the PrometheusRule exists in a real scrape
-# of a running wsproxy's /metrics (all series exist from start, at 0).
+# of a running wsproxy's /metrics (all series exist from start, at 0). Docs that cannot drift:
+# every rules key and every metric named in the READMEs, docs/, rules/README.md, metrics/README.md
+# and the chart (values, templates with the alert runbooks, dashboard) exists in
+# `wsproxy --print-default-rules` and in that scrape (doc-names.mjs).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_helm
@@ -18,7 +21,7 @@ proxy_pid=$LAST_PID
 wait_http "http://127.0.0.1:$aport/healthz" 15 "$proxy_pid" || { show_log "$tmp/wsproxy.log"; die "wsproxy did not start"; }
 
 curl -fsS --max-time 5 "http://127.0.0.1:$aport/metrics" >"$tmp/metrics.txt" || die "GET /metrics failed"
-grep -v '^#' "$tmp/metrics.txt" | sed -E 's/[{ ].*//' | grep -E '^wsproxy_' | sort -u >"$tmp/scraped.txt"
+grep -v '^#' "$tmp/metrics.txt" | sed -E 's/[{ ].*//' | grep -E '^(wsproxy|process)_' | sort -u >"$tmp/scraped.txt"
 [ -s "$tmp/scraped.txt" ] || die "the scrape has no wsproxy_ series"
 
 helm_template --set prometheusRule.enabled=true >"$tmp/rendered.yaml"
@@ -44,5 +47,13 @@ cport="$(free_port)"; caport="$(free_port)"
 start_bg "$tmp/wsproxy-rules.log" "$BIN_DIR/wsproxy" --listen "127.0.0.1:$cport" --admin "127.0.0.1:$caport" \
   --upstream "ws://127.0.0.1:$bport" --rules "$tmp/chart-rules.yaml" --log-format text
 wait_http "http://127.0.0.1:$caport/readyz" 15 "$LAST_PID" || { show_log "$tmp/wsproxy-rules.log"; die "wsproxy rejected the chart's rules file"; }
+
+# Rules keys and metric names in the docs, the chart text and the runbooks.
+"$BIN_DIR/wsproxy" --print-default-rules >"$tmp/defaults.yaml" || die "wsproxy --print-default-rules failed"
+docs=(README.md rules/README.md metrics/README.md docs/*.md helm/wsproxy/README.md helm/wsproxy/values.yaml
+  helm/wsproxy/dashboards/wsproxy.json)
+mapfile -t templates < <(cd "$ROOT" && find helm/wsproxy/templates -type f | sort)
+(cd "$ROOT" && node "$HERE/doc-names.mjs" "$tmp/defaults.yaml" "$tmp/scraped.txt" "${docs[@]}" "${templates[@]}") \
+  || die "the docs name rules keys or metrics that do not exist"
 
 echo "test_metric_names: all $(wc -l <"$tmp/used.txt") metric names used by the dashboard and alerts are exported ($(wc -l <"$tmp/scraped.txt") series names scraped)"

@@ -15,7 +15,10 @@ done
 helm_template -f "$CHART/ci/monitoring-values.yaml" --set ingress.enabled=true \
   --set podDisruptionBudget.enabled=true --set proxy.tls.enabled=true --set proxy.tls.secretName=tls \
   --set mode=standalone --set proxy.upstream=wss://backend.chat.svc:8443 \
-  --set proxy.upstreamCA.secretName=ca --set proxy.adminToken.secretName=tok >"$tmp/all-on.yaml"
+  --set proxy.upstreamCA.secretName=ca --set admin.existingSecret=tok \
+  --set metrics.podMonitor.enabled=true --set metrics.scrapeAnnotations.enabled=true \
+  --set admin.networkPolicy.enabled=true \
+  --set-json 'admin.networkPolicy.extraIngress=[{"ports":[{"port":9100,"protocol":"TCP"}]}]' >"$tmp/all-on.yaml"
 files+=("$tmp/all-on.yaml")
 
 node "$HERE/validate-manifests.mjs" "${files[@]}" 2> >(grep -v -i 'EBADENGINE\|ExperimentalWarning' >&2) \

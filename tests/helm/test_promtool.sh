@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The PrometheusRule's groups, extracted from the rendered chart: `promtool check rules` on the
 # full file (annotations included) and `promtool test rules` (alerts_test.yaml: a firing and a
-# silent case for each alert). Also checks that every alert in the chart has both cases.
+# silent case for each alert). Also checks that every alert in the chart has both cases, and that
+# every query of the Grafana dashboard parses (each one wrapped as a recording rule for
+# `promtool check rules`) with one unit per axis (dashboard-check.mjs).
 . "$(dirname "$0")/lib.sh"
 ensure_helm
 need_cmd promtool prometheus
@@ -33,4 +35,7 @@ for a in $alerts; do
   awk -v a="$a" '$0 ~ "alert: "a"$" {on=1; next} on && /- alert: / {on=0} on' "$tmp/full-rules.yaml" \
     | grep -q 'description:' || die "$a has no description"
 done
-echo "test_promtool: $(echo $alerts | wc -w) alerts checked and unit-tested"
+node "$HERE/dashboard-check.mjs" "$CHART/dashboards/wsproxy.json" "$tmp/dashboard-rules.yaml" >&2 \
+  || die "dashboard: panel checks"
+promtool check rules "$tmp/dashboard-rules.yaml" >&2 || die "dashboard: a query does not parse"
+echo "test_promtool: $(echo $alerts | wc -w) alerts checked and unit-tested; dashboard queries parse"

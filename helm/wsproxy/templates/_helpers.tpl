@@ -143,6 +143,102 @@ Call with (dict "root" $ "cfg" .Values.serviceMonitor).
 {{- end }}
 
 {{/*
+Whether the admin port binds only the pod's loopback (then it needs no token, and nothing outside
+the pod can reach it). Call with the wsproxy values.
+*/}}
+{{- define "wsproxy.adminLoopback" -}}
+{{- $a := toString .admin.bindAddress }}
+{{- if or (hasPrefix "127." $a) (eq $a "::1") (eq $a "localhost") }}true{{ end }}
+{{- end }}
+
+{{/*
+The --admin address: ADDRESS:PORT, with brackets around an IPv6 address. Call with the values.
+*/}}
+{{- define "wsproxy.adminAddress" -}}
+{{- $a := toString .admin.bindAddress }}
+{{- if contains ":" $a }}{{ printf "[%s]:%d" $a (int .proxy.adminPort) }}{{ else }}{{ printf "%s:%d" $a (int .proxy.adminPort) }}{{ end }}
+{{- end }}
+
+{{/*
+Whether wsproxy gets an admin token: always, unless the admin port binds only loopback.
+Call with the values.
+*/}}
+{{- define "wsproxy.adminTokenEnabled" -}}
+{{- if not (include "wsproxy.adminLoopback" .) }}true{{ end }}
+{{- end }}
+
+{{/*
+The Secret and key of the admin token: admin.existingSecret, or the one this chart generates.
+Call with a context that has Values, Release and Chart (the chart's own, or a sidecar's $ctx).
+*/}}
+{{- define "wsproxy.adminTokenSecretName" -}}
+{{- if .Values.admin.existingSecret }}
+{{- .Values.admin.existingSecret }}
+{{- else }}
+{{- printf "%s-admin-token" (include "wsproxy.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- define "wsproxy.adminTokenKey" -}}
+{{- if .Values.admin.existingSecret }}{{ .Values.admin.existingSecretKey }}{{ else }}token{{ end }}
+{{- end }}
+
+{{/*
+Fails when something must reach the admin port from outside the pod but it binds only loopback.
+Call with (dict "values" $v "what" "metrics.podMonitor.enabled").
+*/}}
+{{- define "wsproxy.requireReachableAdmin" -}}
+{{- if include "wsproxy.adminLoopback" .values }}
+{{- fail (printf "%s needs the admin port reachable from outside the pod, but admin.bindAddress is %s: set admin.bindAddress=0.0.0.0 (the chart then gives it a token)" .what (toString .values.admin.bindAddress)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Fails unless the cluster runs native sidecars: Kubernetes 1.29+, or 1.28 with the
+SidecarContainers feature gate (sidecar.featureGate). Older kubelets ignore restartPolicy on an
+init container and wait for it to exit, so the pod would never start.
+Call with (dict "root" $ "values" $v).
+*/}}
+{{- define "wsproxy.checkNativeSidecar" -}}
+{{- $kv := .root.Capabilities.KubeVersion.Version }}
+{{- if semverCompare "<1.28.0-0" $kv }}
+{{- fail (printf "native sidecars need Kubernetes 1.29 or later and this cluster is %s: set sidecar.native=false (wsproxy then runs as a second container)" $kv) }}
+{{- else if and (semverCompare "<1.29.0-0" $kv) (not .values.sidecar.featureGate) }}
+{{- fail (printf "Kubernetes %s runs native sidecars only with the SidecarContainers feature gate: set sidecar.native=false, or sidecar.featureGate=true if the gate is on" $kv) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The labels that select the pods running wsproxy: this chart's own (deploy=true), or
+sidecarPodLabels (another chart's pods). `what` names the object, for the error.
+Call with (dict "root" $ "what" "metrics.podMonitor").
+*/}}
+{{- define "wsproxy.podSelectorLabels" -}}
+{{- if .root.Values.deploy }}
+{{- include "wsproxy.selectorLabels" .root }}
+{{- else if .root.Values.sidecarPodLabels }}
+{{- toYaml .root.Values.sidecarPodLabels }}
+{{- else }}
+{{- fail (printf "%s with deploy=false needs sidecarPodLabels: the labels of your pods that include wsproxy.sidecarContainer" .what) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The prometheus.io/* pod annotations for annotation-based scraping, or nothing when
+metrics.scrapeAnnotations.enabled is false. For this chart's pods and for other charts' pod
+templates. Call with (dict "root" $ "values" .Values.wsproxy); values default to root.Values.
+*/}}
+{{- define "wsproxy.scrapeAnnotations" -}}
+{{- $v := .values | default .root.Values }}
+{{- if $v.metrics.scrapeAnnotations.enabled }}
+{{- include "wsproxy.requireReachableAdmin" (dict "values" $v "what" "metrics.scrapeAnnotations.enabled") }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ $v.proxy.adminPort | quote }}
+prometheus.io/path: /metrics
+prometheus.io/scheme: http
+{{- end }}
+{{- end }}
+
+{{/*
 The wsproxy container, for this chart's Deployment and for other charts that add wsproxy as a
 sidecar to their own pods. Call with a dict:
   root      the top-level context ($)                               (required)
@@ -155,6 +251,17 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
 {{- $v := .values | default .root.Values }}
 {{- $ctx := dict "Values" $v "Release" .root.Release "Chart" (dict "Name" "wsproxy" "Version" .root.Chart.Version "AppVersion" .root.Chart.AppVersion) "Capabilities" .root.Capabilities }}
 {{- $upstream := .upstream | default (include "wsproxy.upstream" $ctx) }}
+{{- if .native }}
+{{- include "wsproxy.checkNativeSidecar" (dict "root" .root "values" $v) }}
+{{- end }}
+{{- $token := include "wsproxy.adminTokenEnabled" $v }}
+{{- if include "wsproxy.adminLoopback" $v }}
+{{- range $probe := list $v.proxy.startupProbe $v.proxy.livenessProbe $v.proxy.readinessProbe }}
+{{- if and $probe $probe.httpGet (has (toString $probe.httpGet.port) (list "admin" (toString $v.proxy.adminPort))) }}
+{{- fail "admin.bindAddress is loopback, where the kubelet's probes cannot reach the admin port: set proxy.startupProbe, proxy.livenessProbe and proxy.readinessProbe to {} (or to probes that do not use the admin port)" }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and $v.proxy.upstreamCA.secretName (not (hasPrefix "wss://" $upstream)) }}
 {{- fail "proxy.upstreamCA needs a wss:// upstream" }}
 {{- end -}}
@@ -168,7 +275,7 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
     - --listen
     - {{ printf "0.0.0.0:%d" (int $v.proxy.port) | quote }}
     - --admin
-    - {{ printf "0.0.0.0:%d" (int $v.proxy.adminPort) | quote }}
+    - {{ include "wsproxy.adminAddress" $v | quote }}
     - --upstream
     - {{ $upstream | quote }}
     - --mode
@@ -207,9 +314,9 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
     - --upstream-ca
     - {{ printf "/etc/wsproxy/upstream-ca/%s" $v.proxy.upstreamCA.key | quote }}
     {{- end }}
-    {{- if $v.proxy.adminToken.secretName }}
+    {{- if $token }}
     - --admin-token-file
-    - {{ printf "/etc/wsproxy/admin-token/%s" $v.proxy.adminToken.key | quote }}
+    - {{ printf "/etc/wsproxy/admin-token/%s" (include "wsproxy.adminTokenKey" $ctx) | quote }}
     {{- end }}
     {{- if $v.proxy.tapPayloads }}
     - --tap-payloads
@@ -266,7 +373,7 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
       mountPath: /etc/wsproxy/upstream-ca
       readOnly: true
     {{- end }}
-    {{- if $v.proxy.adminToken.secretName }}
+    {{- if $token }}
     - name: wsproxy-admin-token
       mountPath: /etc/wsproxy/admin-token
       readOnly: true
@@ -300,9 +407,9 @@ The volumes that wsproxy.sidecarContainer mounts. Same dict argument (root, valu
   secret:
     secretName: {{ $v.proxy.upstreamCA.secretName }}
 {{- end }}
-{{- if $v.proxy.adminToken.secretName }}
+{{- if include "wsproxy.adminTokenEnabled" $v }}
 - name: wsproxy-admin-token
   secret:
-    secretName: {{ $v.proxy.adminToken.secretName }}
+    secretName: {{ include "wsproxy.adminTokenSecretName" $ctx }}
 {{- end }}
 {{- end }}
