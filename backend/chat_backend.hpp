@@ -45,6 +45,9 @@ struct options {
   // join_chat for one of these chats is answered success:false, "chat not found": a
   // backend that refuses a join, for trying what the proxy does then.
   std::vector<std::string> refuse_joins;
+  // join_chat for a chat named here is answered after this many milliseconds: a backend
+  // slow to register, for trying what waits on its answer (CHAT_ID -> ms).
+  std::vector<std::pair<std::string, int>> join_delays;
   log_format format = log_format::text;
   // Receives each log line without its newline, from any server thread (calls
   // are serialised). Empty: write the line to stdout and flush.

@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
   app.add_option("--refuse-join", opts.refuse_joins,
                  "Answer join_chat for this chat id with success:false \"chat not found\" "
                  "(repeatable; to try a backend that refuses joins)");
+  std::vector<std::string> join_delays;
+  app.add_option("--join-delay", join_delays,
+                 "CHAT_ID=MS: answer (and perform) join_chat for this chat only after MS "
+                 "milliseconds (repeatable; to try what waits on a join's answer)");
   app.add_option("--log-format", format, "Log lines: text (the exact protocol lines) | json")
       ->capture_default_str()
       ->check(CLI::IsMember(format_names));
@@ -96,6 +100,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chat-backend: --listen: expected HOST:PORT, got \"%s\"\n",
                  listen.c_str());
     return 2;
+  }
+  for (const auto& d : join_delays) {
+    auto eq = d.find('=');
+    int ms = -1;
+    if (eq != std::string::npos && eq > 0) {
+      try {
+        ms = std::stoi(d.substr(eq + 1));
+      } catch (const std::exception&) {
+      }
+    }
+    if (ms < 0) {
+      std::fprintf(stderr, "chat-backend: --join-delay: expected CHAT_ID=MS, got \"%s\"\n", d.c_str());
+      return 2;
+    }
+    opts.join_delays.emplace_back(d.substr(0, eq), ms);
   }
   opts.cid = cid_names.at(cid);
   opts.dialect = dialect_names.at(dialect);

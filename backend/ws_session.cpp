@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -118,6 +119,23 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
     return std::min<std::size_t>(1u << 20, st_->opts.max_queue_bytes / 2);
   }
 
+  void join(const std::string& chat_id) {
+    const auto& d = *st_->dia;
+    if (chat_id.empty()) {
+      send_own(d.joined(tenant_, {}, false, "chat_id is required"));
+      return;
+    }
+    if (std::find(st_->opts.refuse_joins.begin(), st_->opts.refuse_joins.end(), chat_id) !=
+        st_->opts.refuse_joins.end()) {
+      send_own(d.joined(tenant_, chat_id, false, "chat not found"));
+      return;
+    }
+    if (st_->reg.join(tenant_, chat_id, shared_from_this())) chats_.push_back(chat_id);
+    counters::add(st_->count.joins);
+    st_->log.joined(client_id_, chat_id, tenant_);
+    send_own(d.joined(tenant_, chat_id, true, {}));
+  }
+
   void handle(std::string_view text) {
     const auto& d = *st_->dia;
     request req = d.parse(text);
@@ -128,21 +146,21 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
       case request_kind::ping:
         send_own(d.pong(tenant_));
         break;
-      case request_kind::join:
-        if (req.chat_id.empty()) {
-          send_own(d.joined(tenant_, {}, false, "chat_id is required"));
+      case request_kind::join: {
+        int delay = 0;
+        for (const auto& [chat, ms] : st_->opts.join_delays)
+          if (chat == req.chat_id) delay = ms;
+        if (delay == 0) {
+          join(req.chat_id);
           break;
         }
-        if (std::find(st_->opts.refuse_joins.begin(), st_->opts.refuse_joins.end(),
-                      req.chat_id) != st_->opts.refuse_joins.end()) {
-          send_own(d.joined(tenant_, req.chat_id, false, "chat not found"));
-          break;
-        }
-        if (st_->reg.join(tenant_, req.chat_id, shared_from_this())) chats_.push_back(req.chat_id);
-        counters::add(st_->count.joins);
-        st_->log.joined(client_id_, req.chat_id, tenant_);
-        send_own(d.joined(tenant_, req.chat_id, true, {}));
+        auto timer = std::make_shared<net::steady_timer>(ws_.get_executor(),
+                                                         std::chrono::milliseconds(delay));
+        timer->async_wait([self = shared_from_this(), timer, chat = req.chat_id](beast::error_code ec) {
+          if (!ec) self->join(chat);
+        });
         break;
+      }
       case request_kind::leave:
         if (req.chat_id.empty()) {
           send_own(d.left(tenant_, {}, false, "chat_id is required"));

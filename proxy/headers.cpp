@@ -4,6 +4,8 @@
 #include <array>
 #include <boost/beast/core/string.hpp>
 
+#include "proxy/http/message_checks.hpp"
+
 namespace wsproxy {
 namespace http = boost::beast::http;
 
@@ -51,7 +53,8 @@ void copy_all(const http::fields& from, http::fields& to) {
 }
 
 void copy_end_to_end(const http::fields& from, http::fields& to) {
-    std::string_view connection = from[http::field::connection];
+    // Every Connection header names hop-by-hop fields, not only the first (RFC 9110 7.6.1).
+    std::string connection = http1::joined_values(from, "Connection");
     for (const auto& f : from) {
         if (is_hop_header(f.name_string(), connection)) continue;
         insert_field(f, to);
@@ -59,16 +62,24 @@ void copy_end_to_end(const http::fields& from, http::fields& to) {
 }
 
 void add_forwarded(http::fields& to, const http::fields& original,
-                   const std::string& client_address, bool client_tls) {
-    std::string xff(original["X-Forwarded-For"]);
+                   const std::string& client_address, bool client_tls, bool trusted_peer) {
+    // The whole incoming chain, however many headers carried it, then the peer.
+    std::string xff = http1::joined_values(original, "X-Forwarded-For");
     xff = xff.empty() ? client_address : xff + ", " + client_address;
     to.erase("X-Forwarded-For");
     to.set("X-Forwarded-For", xff);
-    to.erase("X-Forwarded-Proto");
-    to.set("X-Forwarded-Proto", client_tls ? "https" : "http");
-    auto host = original[http::field::host];
-    to.erase("X-Forwarded-Host");
-    if (!host.empty()) to.set("X-Forwarded-Host", host);
+    // A trusted peer (--trusted-proxies, e.g. a TLS-terminating ingress) knows better than
+    // we do what the browser spoke and asked for; anyone else's claim is replaced.
+    auto keep = [&](std::string_view name, std::string_view ours) {
+        std::string theirs = trusted_peer ? http1::joined_values(original, name) : std::string();
+        to.erase(name);
+        if (!theirs.empty())
+            to.set(name, theirs);
+        else if (!ours.empty())
+            to.set(name, ours);
+    };
+    keep("X-Forwarded-Proto", client_tls ? "https" : "http");
+    keep("X-Forwarded-Host", original[http::field::host]);
 }
 
 }  // namespace wsproxy

@@ -18,8 +18,11 @@ void copy_all(const boost::beast::http::fields& from, boost::beast::http::fields
 // Copies end-to-end headers from `from` to `to`.
 void copy_end_to_end(const boost::beast::http::fields& from, boost::beast::http::fields& to);
 
-// Adds X-Forwarded-For (appended to any existing list), X-Forwarded-Proto and X-Forwarded-Host.
+// Adds X-Forwarded-For (the incoming chain from every such header, then the peer),
+// X-Forwarded-Proto and X-Forwarded-Host. Those two are the peer's own when it is a
+// trusted proxy (--trusted-proxies) and sent them, and ours (the scheme and Host we saw)
+// otherwise.
 void add_forwarded(boost::beast::http::fields& to, const boost::beast::http::fields& original,
-                   const std::string& client_address, bool client_tls);
+                   const std::string& client_address, bool client_tls, bool trusted_peer);
 
 }  // namespace wsproxy

@@ -16,6 +16,7 @@
 
 #include "metrics/registry.hpp"
 #include "proxy/chat_registry.hpp"
+#include "proxy/http/trusted_peers.hpp"
 #include "proxy/options.hpp"
 #include "proxy/session_registry.hpp"
 #include "rules/config.hpp"
@@ -23,6 +24,7 @@
 namespace wsproxy {
 
 class ws_pair;
+class http_session;
 namespace tap {
 class hub;
 }
@@ -38,8 +40,11 @@ struct shared_state {
     tap::hub* tap{nullptr};  // the live tap (proxy/tap.hpp); set before the workers start
     chat_registry chats;
     session_registry sessions;
+    http1::trusted_peers trusted;  // --trusted-proxies
     std::size_t max_connections{0};
-    std::atomic<std::size_t> connections{0};  // upgrades admitted and not yet finished
+    // Client connections accepted and not yet closed, HTTP and WebSocket alike (an
+    // upgraded connection's slot passes from its http_session to its ws_pair).
+    std::atomic<std::size_t> connections{0};
     std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> next_connection_id{1};
 };
@@ -53,6 +58,9 @@ struct worker {
     metrics::shard& stats;
     // Live connection pairs on this thread, for drain and snapshots.
     std::unordered_map<std::uint64_t, std::weak_ptr<ws_pair>> pairs;
+    // Client connections not (yet) upgraded, for drain: idle ones close at once.
+    std::unordered_map<std::uint64_t, std::weak_ptr<http_session>> http_sessions;
+    std::uint64_t next_http_id{1};
     // Every plain-TCP leg on this thread reads into this one buffer and keeps only an
     // incomplete frame's bytes for itself: an idle connection holds no read buffer.
     std::vector<char> read_buffer = std::vector<char>(64 * 1024);

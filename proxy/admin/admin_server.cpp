@@ -138,6 +138,16 @@ private:
     }
 
     void handle() {
+        if (!admin_host_allowed(req_[http::field::host], hooks_.allowed_hosts))
+            return reply(http::status::misdirected_request,
+                         "this admin port answers to IP addresses, loopback names and the names "
+                         "given with --admin-allow-host, not to \"" +
+                             std::string(req_[http::field::host]) + "\"\n");
+        if (!admin_origin_allowed(req_[http::field::origin], req_[http::field::host],
+                                  hooks_.allowed_origins))
+            return reply(http::status::forbidden,
+                         "a page from \"" + std::string(req_[http::field::origin]) +
+                             "\" may not use this admin port; add it with --admin-allow-origin\n");
         std::string_view target = req_.target();
         auto q = target.find('?');
         std::string_view path = target.substr(0, q);
@@ -230,6 +240,47 @@ private:
 
 }  // namespace
 
+namespace {
+
+std::string_view host_without_port(std::string_view host) {
+    if (!host.empty() && host.front() == '[') {
+        auto close = host.find(']');
+        return close == std::string_view::npos ? host : host.substr(1, close - 1);
+    }
+    auto colon = host.find(':');
+    // More than one colon and no brackets: a bare IPv6 address.
+    if (colon != std::string_view::npos && host.find(':', colon + 1) != std::string_view::npos)
+        return host;
+    return host.substr(0, colon);
+}
+
+bool iequal(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+}  // namespace
+
+bool admin_host_allowed(std::string_view host, const std::vector<std::string>& allowed) {
+    if (host.empty()) return true;  // HTTP/1.0 tools; every browser sends Host
+    auto name = host_without_port(host);
+    beast::error_code ec;
+    net::ip::make_address(std::string(name), ec);
+    if (!ec) return true;
+    if (iequal(name, "localhost") || (name.size() > 10 && iequal(name.substr(name.size() - 10), ".localhost")))
+        return true;
+    for (const auto& a : allowed)
+        if (iequal(host_without_port(a), name)) return true;
+    return false;
+}
+
+bool admin_origin_allowed(std::string_view origin, std::string_view host,
+                          const std::vector<std::string>& allowed) {
+    if (origin.empty()) return true;
+    for (const auto& a : allowed)
+        if (iequal(a, origin)) return true;
+    // Same origin: "http(s)://" + the Host the browser sent to reach us.
+    auto sep = origin.find("://");
+    return sep != std::string_view::npos && !host.empty() && iequal(origin.substr(sep + 3), host);
+}
+
 struct admin_server::impl : std::enable_shared_from_this<impl> {
     impl(net::io_context& ioc, admin_hooks h) : ioc(ioc), acceptor(ioc), hooks(std::move(h)) {}
 
@@ -257,10 +308,7 @@ admin_server::admin_server(net::io_context& ioc, const host_port& where, admin_h
     if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw startup_error("--admin: cannot listen on " + where.host + ":" +
-                            std::to_string(where.port) + ": " + ec.message() +
-                            " (is another process using it?)");
+    if (ec) throw startup_error(listen_error("--admin", where, ec.value(), ec.message()));
 }
 
 admin_server::~admin_server() = default;

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "proxy/options.hpp"
 
@@ -28,7 +30,20 @@ struct admin_hooks {
     // Non-empty: everything but /healthz and /readyz needs "Authorization: Bearer <token>"
     // (or ?token=<token>, for a browser opening the viewer and its WebSocket).
     std::string token;
+    // Browser origins besides the admin port's own (--admin-allow-origin), and host
+    // names besides loopback names and IP literals (--admin-allow-host).
+    std::vector<std::string> allowed_origins;
+    std::vector<std::string> allowed_hosts;
 };
+
+// DNS rebinding: a page at attacker.example whose name now resolves to this host sends
+// "Host: attacker.example". IP literals and loopback names cannot be rebound; other
+// names must be listed. True when `host` (a Host header, maybe with a port) may be served.
+bool admin_host_allowed(std::string_view host, const std::vector<std::string>& allowed);
+// A browser's Origin may use the admin port when it is the admin port itself (same
+// scheme-less host:port as the Host header) or listed. No Origin: not a browser page.
+bool admin_origin_allowed(std::string_view origin, std::string_view host,
+                          const std::vector<std::string>& allowed);
 
 class admin_server {
 public:

@@ -14,9 +14,11 @@ namespace backend_test {
 struct backend_fixture {
     explicit backend_fixture(unsigned threads = 1,
                              chat_backend::dialect_kind d = chat_backend::dialect_kind::standard,
-                             std::vector<std::string> refuse_joins = {}) {
+                             std::vector<std::string> refuse_joins = {},
+                             std::vector<std::pair<std::string, int>> join_delays = {}) {
         chat_backend::options o;
         o.refuse_joins = std::move(refuse_joins);
+        o.join_delays = std::move(join_delays);
         o.auto_register = false;
         o.threads = threads;
         o.chunk_delay_ms = 1;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "backend_fixture.hpp"
+#include "http_peers.hpp"
 #include "proxy_fixture.hpp"
 #include "ws_test_client.hpp"
 
@@ -111,6 +112,50 @@ TEST_CASE("a REST message whose join the backend refuses is forwarded at once, n
     CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 1);
     CHECK(backend.log.wait_for("No clients registered for specific chat " + refused));
     CHECK(backend.server->members(refused) == 0);
+}
+
+TEST_CASE("a late join answer for an earlier REST request settles nothing for the next one on "
+          "the same connection",
+          "[session]") {
+    // X's join is answered after 1.2 s, Y's after 0.6 s; a hold lasts 1 s. Request A (chat
+    // X) gives up at 1 s; request B (chat Y) starts then and must wait for Y's answer at
+    // about 1.6 s, not be released by X's late answer at 1.2 s: released then, B's
+    // message would reach the backend before the socket is in Y, and its answer be lost.
+    auto x = chat_uuid(20), y = chat_uuid(21);
+    backend_fixture backend(1, chat_backend::dialect_kind::standard, {}, {{x, 1200}, {y, 600}});
+    temp_rules rules("rest:\n  wait_ms: 1000\n");
+    auto opts = relay_test::proxy_options_for(backend.server->port());
+    opts.rules_file = rules.path.string();
+    relay_test::running_proxy proxy(opts);
+    ws_test::client tab;
+    connect_ready(tab, proxy.port(), "erin");
+
+    http_test::http_conn rest(proxy.port());
+    auto post = [](const std::string& chat) {
+        std::string body = R"({"content":"via rest"})";
+        return "POST /api/v1/chats/" + chat + "/messages HTTP/1.1\r\nHost: a\r\n"
+               "Cookie: mip_session=erin\r\nContent-Type: application/json\r\n"
+               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    };
+    REQUIRE(rest.send(post(x)));
+    auto a = rest.read_final();
+    REQUIRE(a);
+    CHECK(a->status == 202);
+    CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "timeout"}}) == 1);
+
+    REQUIRE(rest.send(post(y)));
+    auto b = rest.read_final();
+    REQUIRE(b);
+    CHECK(b->status == 202);
+    CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "acknowledged"}}) == 1);
+    // B's answer reaches the tab: the socket was in Y before B's message reached the backend.
+    bool answered = false;
+    for (int i = 0; i < 4 && !answered; ++i) {
+        auto done = tab.read_until("response_complete", 5s);
+        answered = done && (*done)["data"]["chat_id"] == y;
+    }
+    CHECK(answered);
+    CHECK(backend.log.count("No clients registered for specific chat " + y) == 0);
 }
 
 TEST_CASE("a tab that reconnects is joined again to its session's chat", "[session]") {
