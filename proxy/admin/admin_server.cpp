@@ -138,6 +138,18 @@ private:
     }
 
     void handle() {
+        std::string_view target = req_.target();
+        auto q = target.find('?');
+        std::string_view path = target.substr(0, q);
+        std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+        if (req_.method() != http::verb::get && req_.method() != http::verb::head)
+            return reply(http::status::method_not_allowed, "only GET is served here\n");
+        // Probes tell nothing and come by any name (a Service's, a helm test's).
+        if (path == "/healthz") return reply(http::status::ok, "ok\n");
+        if (path == "/readyz") {
+            return hooks_.ready() ? reply(http::status::ok, "ready\n")
+                                  : reply(http::status::service_unavailable, "draining\n");
+        }
         if (!admin_host_allowed(req_[http::field::host], hooks_.allowed_hosts))
             return reply(http::status::misdirected_request,
                          "this admin port answers to IP addresses, loopback names and the names "
@@ -148,17 +160,6 @@ private:
             return reply(http::status::forbidden,
                          "a page from \"" + std::string(req_[http::field::origin]) +
                              "\" may not use this admin port; add it with --admin-allow-origin\n");
-        std::string_view target = req_.target();
-        auto q = target.find('?');
-        std::string_view path = target.substr(0, q);
-        std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
-        if (req_.method() != http::verb::get && req_.method() != http::verb::head)
-            return reply(http::status::method_not_allowed, "only GET is served here\n");
-        if (path == "/healthz") return reply(http::status::ok, "ok\n");
-        if (path == "/readyz") {
-            return hooks_.ready() ? reply(http::status::ok, "ready\n")
-                                  : reply(http::status::service_unavailable, "draining\n");
-        }
         if (!authorized(query)) {
             res_extra_ = [](http::response<http::string_body>& r) {
                 r.set(http::field::www_authenticate, "Bearer realm=\"wsproxy admin\"");

@@ -51,6 +51,9 @@ TEST_CASE("the admin port answers to IP addresses, loopback names and listed nam
     CHECK(status_of(port, request("/metrics", "attacker.example:" + std::to_string(port))) == 421);
     CHECK(status_of(port, request("/connections", "attacker.example")) == 421);
     CHECK(status_of(port, tap_upgrade("attacker.example", "http://attacker.example")) == 421);
+    // Probes tell nothing and come by any name (a Service's, a helm test pod's).
+    CHECK(status_of(port, request("/readyz", "wsproxy.other-namespace.svc")) == 200);
+    CHECK(status_of(port, request("/healthz", "anything.example")) == 200);
 }
 
 TEST_CASE("/tap accepts a browser only from its own origin or a listed one", "[admin]") {
