@@ -145,6 +145,7 @@ void http_session::on_head() {
         head.target(origin->target);
         head.set(http::field::host, origin->authority);
     }
+    head_fields_ = static_cast<std::size_t>(std::distance(head.begin(), head.end()));
     if (websocket::is_upgrade(head)) {
         if (head.has_content_length() || head.chunked())
             return refuse(400, "a WebSocket upgrade carries no body");
@@ -215,6 +216,12 @@ void http_session::refuse(unsigned status, std::string_view why) {
 void http_session::on_request() {
     stream_.tcp().expires_never();
     req_ = parser_->release();
+    // Beast appends a chunked body's trailer fields to the header fields. They are not
+    // headers (RFC 9110 6.5.1: never merged unless the field allows it), and a trailer
+    // could otherwise smuggle in a Host or X-Forwarded-For; as nginx, they are dropped.
+    auto it = req_.begin();
+    for (std::size_t i = 0; i < head_fields_ && it != req_.end(); ++i) ++it;
+    while (it != req_.end()) it = req_.erase(it);
     keep_alive_ = req_.keep_alive();
     route();
 }

@@ -98,6 +98,7 @@ private:
     response res_;
     std::shared_ptr<boost::beast::http::response<boost::beast::http::empty_body>> interim_;
     unsigned interims_{0};   // 1xx responses to this request
+    std::size_t head_fields_{0};  // fields in the request head; what follows are trailers
     // A REST message held until its session's sockets are joined to its chat. Answers
     // carry the hold's id: a late one for an earlier request settles nothing.
     std::string rest_chat_;

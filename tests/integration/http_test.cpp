@@ -446,3 +446,20 @@ TEST_CASE("drain waits for an HTTP request in flight, says Connection: close, an
     CHECK(busy.closed());
     proxy.server->wait();  // returns: nothing left to wait for
 }
+
+TEST_CASE("a chunked body's trailer fields are not forwarded as headers", "[http]") {
+    raw_upstream up(echo_target);
+    running_proxy proxy(proxy_options_for(up.port()));
+    http_conn c(proxy.port());
+    REQUIRE(c.send("POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Trailer: t\r\n\r\n"));
+    auto r = c.read_final();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    auto reqs = up.requests();
+    REQUIRE(reqs.size() == 1);
+    CHECK(reqs[0].req.body() == "hello");
+    CHECK(reqs[0].req["X-Trailer"].empty());
+    CHECK(reqs[0].req["X-Forwarded-For"] == "127.0.0.1");
+    CHECK(reqs[0].req[http::field::content_length] == "5");
+}
