@@ -325,8 +325,13 @@ void http_session::forward() {
     // The body is complete: an expectation was met here (100 Continue) or never needed.
     out_.erase(http::field::expect);
     add_forwarded(out_, req_, remote_, stream_.is_tls(), trusted_peer_);
-    auto host = req_[http::field::host];
-    if (!host.empty()) out_.set(http::field::host, host);
+    // We speak HTTP/1.1 upstream, which needs a Host: an HTTP/1.0 client may have sent none.
+    std::string host(req_[http::field::host]);
+    if (host.empty()) {
+        const auto& up = w_.shared.opts.upstream;
+        host = up.host + ":" + std::to_string(up.port);
+    }
+    out_.set(http::field::host, host);
     out_.keep_alive(true);
     out_.body() = req_.body();
     out_.prepare_payload();

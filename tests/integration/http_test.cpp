@@ -325,6 +325,8 @@ TEST_CASE("HTTP/1.0 keep-alive, absolute-form targets and HEAD", "[http]") {
     auto reqs = up.requests();
     REQUIRE(reqs.size() == 4);
     CHECK(reqs[1].req[http::field::host] == "chat.example:8080");
+    // HTTP/1.0 sent no Host; the backend speaks HTTP/1.1 with us and gets one.
+    CHECK(reqs[0].req[http::field::host] == "127.0.0.1:" + std::to_string(up.port()));
 }
 
 TEST_CASE("hop-by-hop headers of every Connection header are removed; X-Forwarded-For keeps the "
