@@ -46,10 +46,16 @@ enum class family : std::uint8_t {
     frames_uninspected,
     isolation_dropped,
     leave_injected,
+    answers,
+    answers_dropped,
+    // Observed by the proxy body from the engine's observe actions (rules::latency).
+    answer_first_frame_seconds,
+    answer_complete_seconds,
     // Counted by the proxy body.
     connections_active,
     connections_total,
-    broadcasts,
+    user_messages,
+    broadcasts,  // deprecated: user_messages under its old name, for one release
     upstream_errors,
     handshake_errors,
     connections_closed,
@@ -59,9 +65,17 @@ enum class family : std::uint8_t {
     tap_dropped,
     tap_subscribers,
     rules_reload,
+    rules_last_reload_success,
+    rules_last_reload_timestamp,
     rest_join_wait,
     frame_processing_seconds,
     build_info,
+    // The standard process metrics of every Prometheus client, read from /proc at scrape.
+    process_cpu_seconds,
+    process_resident_memory,
+    process_open_fds,
+    process_max_fds,
+    process_start_time,
     count_  // keep last
 };
 inline constexpr std::size_t family_count = static_cast<std::size_t>(family::count_);
@@ -69,7 +83,8 @@ inline constexpr std::size_t family_count = static_cast<std::size_t>(family::cou
 // Body-level counters the proxy counts itself through shard::count(proxy_stat, label).
 // The label meaning is the label set of the family it maps to (proxy_stat_family).
 enum class proxy_stat : std::uint8_t {
-    broadcasts,          // 0 registered, 1 not registered (per user message sent upstream)
+    user_messages,       // 0 registered, 1 not registered (per user message sent upstream)
+    broadcasts = user_messages,  // deprecated name of user_messages
     upstream_errors,     // upstream_error
     handshake_errors,    // handshake_error
     connections_closed,  // close_reason
@@ -85,7 +100,14 @@ enum class proxy_stat : std::uint8_t {
 // Typed labels for the body-level families. Enumerator order is the order of the label
 // values in the catalog below.
 enum class direction : std::uint32_t { client_to_server, server_to_client };
-enum class upstream_error : std::uint32_t { connect, tls, handshake_rejected, timeout, closed };
+enum class upstream_error : std::uint32_t {
+    connect,
+    tls,
+    handshake_rejected,
+    timeout,
+    closed,
+    bad_response  // a response head or framing RFC 9112 forbids: 502, connection dropped
+};
 enum class handshake_error : std::uint32_t { bad_request, timeout, tls, too_large };
 enum class close_reason : std::uint32_t {
     client_close,
@@ -107,12 +129,26 @@ constexpr std::uint32_t label(E e) noexcept {
     return static_cast<std::uint32_t>(e);
 }
 
-// The class of a final HTTP status as a wsproxy_http_requests_total label:
-// 0 "2xx", 1 "3xx", 2 "4xx", 3 "5xx". Anything outside 200..599 is a bug upstream of us
-// and is counted as 5xx, since the client saw no valid answer.
+// The status codes wsproxy_http_requests_total names: those RFC 9110 defines (without the
+// two it marks unused, 306 and 418), plus 103 Early Hints (RFC 8297). Any other status is
+// counted as "other", so that a backend cannot grow the label set.
+inline constexpr std::array<std::uint16_t, 45> http_codes{
+    100, 101, 103, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304,
+    305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
+    412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+
+// The wsproxy_http_requests_total label of a status: its index in http_codes, or
+// http_codes.size() ("other") for a status not in it.
 constexpr std::uint32_t http_code_label(unsigned status) noexcept {
-    if (status >= 200 && status < 600) return status / 100 - 2;
-    return 3;
+    for (std::uint32_t i = 0; i < http_codes.size(); ++i)
+        if (http_codes[i] == status) return i;
+    return static_cast<std::uint32_t>(http_codes.size());
+}
+
+// The family whose cells a family renders: itself, except for a deprecated name kept for a
+// release, which shows the same series as its successor (counted once, exported twice).
+constexpr family cells_of(family f) noexcept {
+    return f == family::broadcasts ? family::user_messages : f;
 }
 
 // Which proxy_stat a typed label belongs to, so that shard::count(close_reason::drain) works.
@@ -154,6 +190,40 @@ inline constexpr std::string_view frame_type_extra[] = {"other", "invalid", "bin
 // Upper bounds of wsproxy_frame_processing_seconds, in nanoseconds; +Inf is implicit.
 inline constexpr std::array<std::uint64_t, 10> processing_bounds_ns{
     100, 250, 500, 1'000, 2'500, 5'000, 10'000, 50'000, 100'000, 1'000'000};
+// Upper bounds of the answer latencies (wsproxy_answer_*_seconds), in nanoseconds: 10 ms to
+// 2 min, for answers that stream for seconds; the engine's clock counts milliseconds.
+inline constexpr std::array<std::uint64_t, 14> answer_bounds_ns{
+    10'000'000,    25'000'000,    50'000'000,     100'000'000,    250'000'000,
+    500'000'000,   1'000'000'000, 2'500'000'000,  5'000'000'000,  10'000'000'000,
+    20'000'000'000, 30'000'000'000, 60'000'000'000, 120'000'000'000};
+
+// The histograms, for shard::observe(); each is one family (histogram_family).
+enum class histogram : std::uint8_t {
+    frame_processing,    // wsproxy_frame_processing_seconds
+    answer_first_frame,  // wsproxy_answer_first_frame_seconds (rules::latency)
+    answer_complete,     // wsproxy_answer_complete_seconds (rules::latency)
+    count_
+};
+inline constexpr std::array<family, static_cast<std::size_t>(histogram::count_)> histogram_family{
+    family::frame_processing_seconds, family::answer_first_frame_seconds,
+    family::answer_complete_seconds};
+// The histogram an engine observe action records into.
+constexpr histogram histogram_of(rules::latency l) noexcept {
+    return l == rules::latency::answer_first_frame ? histogram::answer_first_frame
+                                                   : histogram::answer_complete;
+}
+// The bucket bounds of a histogram family (empty for any other family).
+constexpr std::span<const std::uint64_t> histogram_bounds_ns(family f) noexcept {
+    switch (f) {
+        case family::frame_processing_seconds:
+            return processing_bounds_ns;
+        case family::answer_first_frame_seconds:
+        case family::answer_complete_seconds:
+            return answer_bounds_ns;
+        default:
+            return {};
+    }
+}
 
 namespace values {
 inline constexpr std::string_view direction[] = {"client_to_server", "server_to_client"};
@@ -162,17 +232,22 @@ inline constexpr std::string_view true_false[] = {"true", "false"};
 inline constexpr std::string_view client_id[] = {"captured", "missing"};
 inline constexpr std::string_view uninspected[] = {"too_deep", "too_large"};
 inline constexpr std::string_view upstream_error[] = {"connect", "tls", "handshake_rejected",
-                                                      "timeout", "closed"};
+                                                      "timeout", "closed", "bad_response"};
 inline constexpr std::string_view handshake_error[] = {"bad_request", "timeout", "tls",
                                                        "too_large"};
 inline constexpr std::string_view close_reason[] = {"client_close",  "server_close", "client_gone",
                                                     "server_gone",   "idle_timeout", "too_big",
                                                     "slow_consumer", "drain",        "error"};
-inline constexpr std::string_view http_code[] = {"2xx", "3xx", "4xx", "5xx"};
+inline constexpr std::string_view http_code[] = {
+    "100", "101", "103", "200", "201", "202", "203", "204", "205", "206", "300", "301",
+    "302", "303", "304", "305", "307", "308", "400", "401", "402", "403", "404", "405",
+    "406", "407", "408", "409", "410", "411", "412", "413", "414", "415", "416", "417",
+    "421", "422", "426", "500", "501", "502", "503", "504", "505", "other"};
 inline constexpr std::string_view reject_reason[] = {"max_connections", "header_too_large",
                                                      "body_too_large"};
 inline constexpr std::string_view reload_result[] = {"success", "failure"};
 inline constexpr std::string_view join_wait_result[] = {"acknowledged", "timeout", "failed"};
+inline constexpr std::string_view answer_result[] = {"answered", "unanswered", "error", "closed"};
 }  // namespace values
 
 namespace dims {
@@ -182,7 +257,7 @@ inline constexpr label_dim join_chat[] = {{"source", values::join_source}};
 inline constexpr label_dim chat_joined[] = {{"success", values::true_false}};
 inline constexpr label_dim client_id[] = {{"result", values::client_id}};
 inline constexpr label_dim uninspected[] = {{"reason", values::uninspected}};
-inline constexpr label_dim broadcasts[] = {{"registered", values::true_false}};
+inline constexpr label_dim user_messages[] = {{"registered", values::true_false}};
 inline constexpr label_dim upstream_errors[] = {{"reason", values::upstream_error}};
 inline constexpr label_dim handshake_errors[] = {{"reason", values::handshake_error}};
 inline constexpr label_dim connections_closed[] = {{"reason", values::close_reason}};
@@ -191,6 +266,7 @@ inline constexpr label_dim rejected[] = {{"reason", values::reject_reason}};
 inline constexpr label_dim bytes[] = {{"direction", values::direction}};
 inline constexpr label_dim rules_reload[] = {{"result", values::reload_result}};
 inline constexpr label_dim rest_join_wait[] = {{"result", values::join_wait_result}};
+inline constexpr label_dim answers[] = {{"result", values::answer_result}};
 inline constexpr label_dim build_info[] = {{"version", {}, label_source::version}};
 }  // namespace dims
 
@@ -241,6 +317,25 @@ inline constexpr std::array<family_info, family_count> catalog{{
      metric_type::counter,
      {},
      "leave_chat frames the proxy injected (single_chat policy)."},
+    {family::answers, "wsproxy_answers_total", metric_type::counter, dims::answers,
+     "User messages by how their answer ended: answered (complete), unanswered (not complete "
+     "within answers.timeout_ms), error (an error frame for the chat), closed (the socket "
+     "closed first)."},
+    {family::answers_dropped,
+     "wsproxy_answers_dropped_total",
+     metric_type::counter,
+     {},
+     "User messages whose answer was not tracked: answers.max_pending messages were waiting."},
+    {family::answer_first_frame_seconds,
+     "wsproxy_answer_first_frame_seconds",
+     metric_type::histogram,
+     {},
+     "Time from a user message to the first answer frame for its chat delivered to the client."},
+    {family::answer_complete_seconds,
+     "wsproxy_answer_complete_seconds",
+     metric_type::histogram,
+     {},
+     "Time from a user message to the frame completing its answer, delivered to the client."},
     {family::connections_active,
      "wsproxy_connections_active",
      metric_type::gauge,
@@ -251,9 +346,13 @@ inline constexpr std::array<family_info, family_count> catalog{{
      metric_type::counter,
      {},
      "WebSocket connection pairs opened since start."},
-    {family::broadcasts, "wsproxy_broadcasts_total", metric_type::counter, dims::broadcasts,
-     "User messages sent upstream, by whether the connection was registered for their chat "
-     "(false: the backend discards the broadcast answer)."},
+    {family::user_messages, "wsproxy_user_messages_total", metric_type::counter,
+     dims::user_messages,
+     "User messages sent upstream (WebSocket or REST), by whether the sending connection was "
+     "registered for their chat (false: the backend discards the broadcast answer)."},
+    {family::broadcasts, "wsproxy_broadcasts_total", metric_type::counter, dims::user_messages,
+     "Deprecated, removed in the next release: the same series as wsproxy_user_messages_total, "
+     "under its old name."},
     {family::upstream_errors, "wsproxy_upstream_errors_total", metric_type::counter,
      dims::upstream_errors, "Failures talking to the backend, by reason."},
     {family::handshake_errors, "wsproxy_handshake_errors_total", metric_type::counter,
@@ -261,7 +360,9 @@ inline constexpr std::array<family_info, family_count> catalog{{
     {family::connections_closed, "wsproxy_connections_closed_total", metric_type::counter,
      dims::connections_closed, "WebSocket connection pairs closed, by the reason they ended."},
     {family::http_requests, "wsproxy_http_requests_total", metric_type::counter,
-     dims::http_requests, "Plain HTTP requests reverse-proxied, by response status class."},
+     dims::http_requests,
+     "Plain HTTP requests reverse-proxied, by the status code of the response (other: a code "
+     "RFC 9110 does not define)."},
     {family::rejected, "wsproxy_rejected_total", metric_type::counter, dims::rejected,
      "Client requests refused by a limit, by the limit hit."},
     {family::bytes, "wsproxy_bytes_total", metric_type::counter, dims::bytes,
@@ -278,6 +379,17 @@ inline constexpr std::array<family_info, family_count> catalog{{
      "Live-tap subscribers connected now."},
     {family::rules_reload, "wsproxy_rules_reload_total", metric_type::counter, dims::rules_reload,
      "Rules file reloads, by result."},
+    {family::rules_last_reload_success,
+     "wsproxy_rules_last_reload_success",
+     metric_type::gauge,
+     {},
+     "1 when the last load or reload of the rules succeeded, 0 when it failed (the rules "
+     "loaded before stay in force); stays 0 until a reload succeeds."},
+    {family::rules_last_reload_timestamp,
+     "wsproxy_rules_last_reload_timestamp_seconds",
+     metric_type::gauge,
+     {},
+     "Unix time of the last load or reload of the rules, successful or not."},
     {family::rest_join_wait, "wsproxy_rest_join_wait_total", metric_type::counter,
      dims::rest_join_wait,
      "REST messages held for the joins of their chat, by outcome: acknowledged, timeout, or "
@@ -289,6 +401,31 @@ inline constexpr std::array<family_info, family_count> catalog{{
      "Time the proxy spent inspecting and rewriting one frame."},
     {family::build_info, "wsproxy_build_info", metric_type::gauge, dims::build_info,
      "Always 1; the version label says which build is running."},
+    {family::process_cpu_seconds,
+     "process_cpu_seconds_total",
+     metric_type::counter,
+     {},
+     "Total user and system CPU time spent in seconds."},
+    {family::process_resident_memory,
+     "process_resident_memory_bytes",
+     metric_type::gauge,
+     {},
+     "Resident memory size in bytes."},
+    {family::process_open_fds,
+     "process_open_fds",
+     metric_type::gauge,
+     {},
+     "Number of open file descriptors."},
+    {family::process_max_fds,
+     "process_max_fds",
+     metric_type::gauge,
+     {},
+     "Maximum number of open file descriptors."},
+    {family::process_start_time,
+     "process_start_time_seconds",
+     metric_type::gauge,
+     {},
+     "Start time of the process since unix epoch in seconds."},
 }};
 
 // Every family name, in catalog order.
@@ -313,11 +450,13 @@ inline constexpr std::array<family, static_cast<std::size_t>(rules::stat::count_
     family::client_id_repaired,
     family::frames_uninspected,
     family::isolation_dropped,
-    family::leave_injected};
+    family::leave_injected,
+    family::answers,
+    family::answers_dropped};
 
 // The family each proxy_stat counts into, indexed by the stat.
 inline constexpr std::array<family, static_cast<std::size_t>(proxy_stat::count_)> proxy_stat_family{
-    family::broadcasts,
+    family::user_messages,
     family::upstream_errors,
     family::handshake_errors,
     family::connections_closed,
@@ -340,11 +479,38 @@ constexpr bool catalog_consistent() {
 }  // namespace detail
 static_assert(detail::catalog_consistent(), "catalog rows must be in family order, names unique");
 static_assert(std::size(values::direction) == 2);
-static_assert(std::size(values::upstream_error) == label(upstream_error::closed) + 1);
+static_assert(std::size(values::upstream_error) == label(upstream_error::bad_response) + 1);
 static_assert(std::size(values::handshake_error) == label(handshake_error::too_large) + 1);
 static_assert(std::size(values::close_reason) == label(close_reason::error) + 1);
 static_assert(std::size(values::reject_reason) == label(reject_reason::body_too_large) + 1);
 static_assert(std::size(values::join_wait_result) == label(join_wait_result::failed) + 1);
-static_assert(std::size(values::http_code) == http_code_label(500) + 1);
+static_assert(std::size(values::answer_result) ==
+              static_cast<std::size_t>(rules::answer_result::closed) + 1);
+namespace detail {
+constexpr bool histograms_consistent() {
+    for (auto f : histogram_family)
+        if (info(f).type != metric_type::histogram || histogram_bounds_ns(f).empty()) return false;
+    for (const auto& row : catalog)
+        if ((row.type == metric_type::histogram) != !histogram_bounds_ns(row.id).empty())
+            return false;
+    return true;
+}
+}  // namespace detail
+static_assert(detail::histograms_consistent(), "every histogram family has bounds and an id");
+static_assert(std::size(values::http_code) == http_codes.size() + 1);
+namespace detail {
+constexpr bool http_code_names_match() {
+    for (std::size_t i = 0; i < http_codes.size(); ++i) {
+        const auto v = values::http_code[i];
+        if (v.size() != 3) return false;
+        const auto n = static_cast<unsigned>((v[0] - '0') * 100 + (v[1] - '0') * 10 +
+                                             (v[2] - '0'));
+        if (n != http_codes[i] || (i > 0 && http_codes[i - 1] >= n)) return false;
+    }
+    return values::http_code[http_codes.size()] == "other";
+}
+}  // namespace detail
+static_assert(detail::http_code_names_match(), "values::http_code must name http_codes, in order");
+static_assert(http_code_label(200) == 3 && http_code_label(299) == http_codes.size());
 
 }  // namespace wsproxy::metrics

@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "metrics/process.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
@@ -12,14 +14,17 @@ namespace wsproxy::metrics {
 
 namespace {
 
-constexpr std::size_t bucket_cells = processing_bounds_ns.size() + 1;  // + the +Inf bucket
+// The buckets of a histogram family, the +Inf bucket included.
+std::size_t bucket_cells(family f) {
+    return histogram_bounds_ns(f).size() + 1;
+}
 
-double bound_seconds(std::size_t bucket) {
+double bound_seconds(family f, std::size_t bucket) {
     // Division, not multiplication by 1e-9: ns / 1e9 is the double nearest the decimal
     // bound, so it renders as "1e-07" and compares equal to a parsed "le".
-    return bucket < processing_bounds_ns.size()
-               ? static_cast<double>(processing_bounds_ns[bucket]) / 1e9
-               : std::numeric_limits<double>::infinity();
+    const auto bounds = histogram_bounds_ns(f);
+    return bucket < bounds.size() ? static_cast<double>(bounds[bucket]) / 1e9
+                                  : std::numeric_limits<double>::infinity();
 }
 
 prometheus::MetricType to_prometheus(metric_type t) {
@@ -34,9 +39,22 @@ prometheus::MetricType to_prometheus(metric_type t) {
     return prometheus::MetricType::Untyped;
 }
 
-// Families whose value lives in the registry, not in the shards.
+// Families whose value lives in the registry or is read at scrape, not in the shards.
 bool registry_owned(family f) {
-    return f == family::tap_subscribers || f == family::build_info;
+    switch (f) {
+        case family::tap_subscribers:
+        case family::build_info:
+        case family::rules_last_reload_success:
+        case family::rules_last_reload_timestamp:
+        case family::process_cpu_seconds:
+        case family::process_resident_memory:
+        case family::process_open_fds:
+        case family::process_max_fds:
+        case family::process_start_time:
+            return true;
+        default:
+            return false;
+    }
 }
 
 }  // namespace
@@ -89,8 +107,11 @@ registry::registry(std::vector<std::string> message_types, unsigned shards, std:
             fl.series *= static_cast<std::uint32_t>(vals.size());
         }
         fl.offset = cells_;
-        if (!registry_owned(fl.info->id))
-            fl.cells = fl.info->type == metric_type::histogram ? bucket_cells + 1 : fl.series;
+        if (cells_of(fl.info->id) != fl.info->id)  // a deprecated name: its successor's cells
+            fl.offset = families_[static_cast<std::size_t>(cells_of(fl.info->id))].offset;
+        else if (!registry_owned(fl.info->id))
+            fl.cells = fl.info->type == metric_type::histogram ? bucket_cells(fl.info->id) + 1
+                                                                : fl.series;
         cells_ += fl.cells;
 
         fl.series_labels.resize(fl.series);
@@ -119,7 +140,8 @@ registry::registry(std::vector<std::string> message_types, unsigned shards, std:
             s->proxy_slot_[k] = slot_of(proxy_stat_family[k]);
         s->active_cell_ = slot_of(family::connections_active).offset;
         s->total_cell_ = slot_of(family::connections_total).offset;
-        s->histogram_cell_ = slot_of(family::frame_processing_seconds).offset;
+        for (std::size_t h = 0; h < histogram_family.size(); ++h)
+            s->histogram_cell_[h] = slot_of(histogram_family[h]).offset;
         shards_.push_back(std::move(s));
     }
 }
@@ -144,6 +166,12 @@ void registry::set_tap_subscribers(std::uint64_t n) noexcept {
     tap_subscribers_.store(n, std::memory_order_relaxed);
 }
 
+void registry::rules_loaded(bool success, double unix_seconds) {
+    std::lock_guard lock(rules_mutex_);
+    rules_success_ = success;
+    rules_time_ = unix_seconds;
+}
+
 const std::vector<std::string>& registry::frame_types() const noexcept {
     return frame_types_;
 }
@@ -157,6 +185,14 @@ std::vector<std::uint64_t> registry::snapshot() const {
 
 std::vector<prometheus::MetricFamily> registry::Collect() const {
     const auto total = snapshot();
+    const auto process = read_process_stats();
+    bool rules_success = false;
+    double rules_time = 0;
+    {
+        std::lock_guard lock(rules_mutex_);
+        rules_success = rules_success_;
+        rules_time = rules_time_;
+    }
     std::vector<prometheus::MetricFamily> out;
     out.reserve(families_.size());
     for (const auto& fl : families_) {
@@ -176,6 +212,27 @@ std::vector<prometheus::MetricFamily> registry::Collect() const {
                 case family::build_info:
                     m.gauge.value = 1;
                     continue;
+                case family::rules_last_reload_success:
+                    m.gauge.value = rules_success ? 1 : 0;
+                    continue;
+                case family::rules_last_reload_timestamp:
+                    m.gauge.value = rules_time;
+                    continue;
+                case family::process_cpu_seconds:
+                    m.counter.value = process.cpu_seconds;
+                    continue;
+                case family::process_resident_memory:
+                    m.gauge.value = process.resident_bytes;
+                    continue;
+                case family::process_open_fds:
+                    m.gauge.value = process.open_fds;
+                    continue;
+                case family::process_max_fds:
+                    m.gauge.value = process.max_fds;
+                    continue;
+                case family::process_start_time:
+                    m.gauge.value = process.start_time_seconds;
+                    continue;
                 case family::connections_active:
                     m.gauge.value =
                         static_cast<double>(static_cast<std::int64_t>(total[fl.offset]));
@@ -191,15 +248,16 @@ std::vector<prometheus::MetricFamily> registry::Collect() const {
                     m.gauge.value = static_cast<double>(total[fl.offset + s]);
                     break;
                 case metric_type::histogram: {
+                    const std::size_t buckets = bucket_cells(fl.info->id);
                     std::uint64_t cumulative = 0;
-                    m.histogram.bucket.resize(bucket_cells);
-                    for (std::size_t b = 0; b < bucket_cells; ++b) {
+                    m.histogram.bucket.resize(buckets);
+                    for (std::size_t b = 0; b < buckets; ++b) {
                         cumulative += total[fl.offset + b];
-                        m.histogram.bucket[b] = {cumulative, bound_seconds(b)};
+                        m.histogram.bucket[b] = {cumulative, bound_seconds(fl.info->id, b)};
                     }
                     m.histogram.sample_count = cumulative;
                     m.histogram.sample_sum =
-                        static_cast<double>(total[fl.offset + bucket_cells]) / 1e9;
+                        static_cast<double>(total[fl.offset + buckets]) / 1e9;
                     break;
                 }
             }
@@ -241,16 +299,17 @@ double registry::value(std::string_view name, const label_list& labels) const {
 
     // Histogram: the only label is le (on _bucket); no le means the +Inf bucket.
     if (fl->info->type == metric_type::histogram) {
-        std::size_t bucket = bucket_cells - 1;
+        const std::size_t buckets = bucket_cells(fl->info->id);
+        std::size_t bucket = buckets - 1;
         for (const auto& [k, v] : labels) {
             if (k != "le" || want != part::bucket)
                 throw std::invalid_argument("metrics: " + std::string(name) + " has no label " + k);
             const double le = v == "+Inf" ? std::numeric_limits<double>::infinity()
                                           : std::strtod(v.c_str(), nullptr);
-            bucket = bucket_cells;
-            for (std::size_t b = 0; b < bucket_cells; ++b)
-                if (bound_seconds(b) == le) bucket = b;
-            if (bucket == bucket_cells)
+            bucket = buckets;
+            for (std::size_t b = 0; b < buckets; ++b)
+                if (bound_seconds(fl->info->id, b) == le) bucket = b;
+            if (bucket == buckets)
                 throw std::invalid_argument("metrics: " + std::string(name) + " has no le=" + v);
         }
         const auto families = Collect();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,11 +67,16 @@ public:
 
     // Time spent inspecting one frame (wsproxy_frame_processing_seconds).
     void observe_frame_processing(std::uint64_t nanoseconds) noexcept {
+        observe(histogram::frame_processing, nanoseconds);
+    }
+    // One sample of a histogram, in nanoseconds.
+    void observe(histogram h, std::uint64_t nanoseconds) noexcept {
+        const auto bounds = histogram_bounds_ns(histogram_family[static_cast<std::size_t>(h)]);
+        const std::uint32_t first = histogram_cell_[static_cast<std::size_t>(h)];
         std::uint32_t bucket = 0;
-        while (bucket < processing_bounds_ns.size() && nanoseconds > processing_bounds_ns[bucket])
-            ++bucket;
-        bump(histogram_cell_ + bucket, 1);
-        bump(histogram_cell_ + processing_bounds_ns.size() + 1, nanoseconds);
+        while (bucket < bounds.size() && nanoseconds > bounds[bucket]) ++bucket;
+        bump(first + bucket, 1);
+        bump(first + bounds.size() + 1, nanoseconds);
     }
 
 private:
@@ -106,7 +112,8 @@ private:
     slot proxy_slot_[static_cast<std::size_t>(proxy_stat::count_)]{};
     std::uint32_t active_cell_{0};
     std::uint32_t total_cell_{0};
-    std::uint32_t histogram_cell_{0};  // buckets (+Inf last), then the sum in nanoseconds
+    // Per histogram: its buckets (+Inf last), then the sum in nanoseconds.
+    std::uint32_t histogram_cell_[static_cast<std::size_t>(histogram::count_)]{};
     std::unique_ptr<line[]> lines_;    // written by the owner, read by the scraper
 };
 
@@ -136,6 +143,9 @@ public:
 
     // wsproxy_tap_subscribers, set by whoever owns the tap.
     void set_tap_subscribers(std::uint64_t n) noexcept;
+    // wsproxy_rules_last_reload_success and wsproxy_rules_last_reload_timestamp_seconds:
+    // the outcome of the latest load or reload of the rules, at `unix_seconds`.
+    void rules_loaded(bool success, double unix_seconds);
 
     // The type label values of wsproxy_frames_total: message_types + other, invalid, binary.
     const std::vector<std::string>& frame_types() const noexcept;
@@ -162,6 +172,11 @@ private:
     std::uint32_t cells_{0};
     std::vector<std::unique_ptr<shard>> shards_;  // workers, then the control shard
     std::atomic<std::uint64_t> tap_subscribers_{0};
+    // The last rules load: both values change together, so a scrape never pairs one
+    // reload's outcome with another's time.
+    mutable std::mutex rules_mutex_;
+    bool rules_success_{false};
+    double rules_time_{0};
 };
 
 }  // namespace wsproxy::metrics
