@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "proxy/cli/commands.hpp"
 #include "proxy/log.hpp"
@@ -44,6 +45,16 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "except /healthz and /readyz; prefer --admin-token-file, as flags show in ps");
     app.add_option("--admin-token-file", raw.admin_token_file,
                    "Read the admin token from this file (surrounding whitespace ignored)");
+    app.add_option("--admin-allow-origin", o.admin_allow_origins,
+                   "A browser Origin (scheme://host[:port]) besides the admin port's own that may "
+                   "use the admin port (the viewer's /tap WebSocket), repeatable");
+    app.add_option("--admin-allow-host", o.admin_allow_hosts,
+                   "A host name the admin port answers to besides loopback names and IP "
+                   "addresses (e.g. a Service name), repeatable; others get 421 (DNS rebinding)");
+    app.add_option("--trusted-proxies", o.trusted_proxies,
+                   "Peers (addresses or CIDRs, comma-separated or repeated) whose "
+                   "X-Forwarded-Proto and X-Forwarded-Host are kept, e.g. a TLS-terminating "
+                   "ingress; from anyone else they are replaced by what wsproxy saw");
     app.add_flag("--tap-payloads", o.tap_payloads,
                  "Include frame payloads in /tap events, with --tap-redact paths replaced by "
                  "\"[redacted]\" (default: metadata only)");
@@ -59,7 +70,8 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
     app.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert");
     app.add_option("--upstream-ca", o.upstream_ca,
                    "PEM CA bundle to trust for a wss:// upstream (besides the system's)");
-    app.add_option("--log-format", raw.log_format, "Log lines as json or text")
+    app.add_option("--log-format", raw.log_format,
+                   "Log lines as json (one object per line) or text (logfmt: key=value)")
         ->capture_default_str();
     app.add_option("--log-level", raw.log_level, "debug, info, warn or error")
         ->capture_default_str();
@@ -95,12 +107,63 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "Largest HTTP body relayed; a bigger request gets 413, a bigger response 502")
         ->capture_default_str();
     app.add_option("--max-connections", o.max_connections,
-                   "Concurrent WebSocket connections; more get 503 (0: half the descriptor limit)")
+                   "Concurrent client connections, HTTP and WebSocket alike; past it a new connection "
+                   "gets 503 and is closed (0: half the descriptor limit less 32)")
         ->capture_default_str();
     app.add_flag("--permessage-deflate", o.permessage_deflate,
                  "Negotiate permessage-deflate on each leg (a connection that carries messages "
                  "costs about 17 KB more with small ones, up to 350 KB with large ones, and 1.8x "
                  "the CPU per message)");
+}
+
+// Every flag of `app` and of the subcommands given, as typed: --upstream, -h.
+std::vector<std::string> flag_names(const CLI::App& app) {
+    std::vector<std::string> names;
+    const auto add = [&](const CLI::App& a) {
+        for (const CLI::Option* o : a.get_options()) {
+            for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+            for (const auto& s : o->get_snames()) names.push_back("-" + s);
+        }
+    };
+    add(app);
+    for (const CLI::App* sub : app.get_subcommands()) add(*sub);
+    return names;
+}
+
+// A command line CLI11 refused: one line, "wsproxy: " first, with the flag that was
+// probably meant, and exit code 2 (CLI11's own codes, 104 to 109, mean nothing to a
+// script). --help and --version print as usual and exit 0.
+int usage_error(CLI::App& app, const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::string message = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+        const auto extras = app.remaining(true);
+        // The first unknown flag, else the first stray word (a mistyped subcommand?).
+        auto it = std::find_if(extras.begin(), extras.end(),
+                               [](const std::string& w) { return w.size() > 1 && w[0] == '-'; });
+        const bool is_flag = it != extras.end();
+        if (!is_flag) it = extras.begin();
+        if (it != extras.end()) {
+            std::vector<std::string> known;
+            if (is_flag) {
+                known = flag_names(app);
+            } else {
+                const std::function<bool(const CLI::App*)> all = [](const CLI::App*) {
+                    return true;
+                };
+                for (const CLI::App* sub : std::as_const(app).get_subcommands(all))
+                    known.push_back(sub->get_name());
+            }
+            const auto guess = wsproxy::nearest_name(*it, known);
+            message = is_flag ? "unknown flag " + it->substr(0, it->find('='))
+                              : "unexpected argument \"" + *it + "\"";
+            if (!guess.empty()) message += " (did you mean " + guess + "?)";
+        }
+    }
+    std::replace_if(message.begin(), message.end(), [](char c) { return c == '\n' || c == '\r'; },
+                    ' ');
+    std::fprintf(stderr, "wsproxy: %s; see wsproxy --help\n", message.c_str());
+    return 2;
 }
 
 }  // namespace
@@ -120,7 +183,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return usage_error(app, e);
     }
 
     if (int code = wsproxy::cli::run_chosen(commands); code >= 0) return code;

@@ -1,10 +1,14 @@
 #include "proxy/options.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 namespace wsproxy {
 namespace {
@@ -16,6 +20,37 @@ unsigned short parse_port(std::string_view text, const std::string& context) {
         throw startup_error(context + ": port \"" + std::string(text) +
                             "\" is not a number from 0 to 65535");
     return static_cast<unsigned short>(value);
+}
+
+// An IPv4 or IPv6 literal (an IPv6 one may carry a %scope): the listeners bind addresses,
+// they resolve no names.
+bool is_ip_address(const std::string& host) {
+    unsigned char buf[16];
+    if (::inet_pton(AF_INET, host.c_str(), buf) == 1) return true;
+    const std::string v6 = host.substr(0, host.find('%'));
+    return ::inet_pton(AF_INET6, v6.c_str(), buf) == 1;
+}
+
+// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
+// two neighbours each cost 1.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+std::string_view without_dashes(std::string_view s) {
+    while (!s.empty() && s.front() == '-') s.remove_prefix(1);
+    return s;
 }
 
 void check_readable(const std::string& path, const char* flag) {
@@ -92,6 +127,12 @@ std::string read_token_file(const std::string& path, const char* flag) {
 void validate(const proxy_options& opts) {
     if (opts.upstream.host.empty())
         throw startup_error("--upstream is required, e.g. --upstream ws://127.0.0.1:8081");
+    for (const auto& [flag, where] : {std::pair{"--listen", &opts.listen},
+                                      std::pair{"--admin", &opts.admin}})
+        if (!is_ip_address(where->host))
+            throw startup_error(std::string(flag) + ": \"" + where->host +
+                                "\" is not an IP address; give one of this machine's addresses, "
+                                "0.0.0.0 for all of them, or 127.0.0.1 for this machine only");
     if (opts.tls_cert.empty() != opts.tls_key.empty())
         throw startup_error("--tls-cert and --tls-key go together: give both or neither");
     if (!opts.tls_cert.empty()) {
@@ -118,6 +159,73 @@ void validate(const proxy_options& opts) {
     if (opts.tap_queue_limit < 1) throw startup_error("--tap-queue-limit: must be at least 1");
     if (opts.max_header_bytes < 1024)
         throw startup_error("--max-header-bytes: must be at least 1024");
+    for (const auto& o : opts.admin_allow_origins)
+        if (o.find("://") == std::string::npos)
+            throw startup_error("--admin-allow-origin: \"" + o +
+                                "\" is not an origin; write it as scheme://host[:port], e.g. "
+                                "https://wsproxy.example.com");
+}
+
+std::string listen_error(const char* flag, const host_port& where, int error,
+                         const std::string& message) {
+    const bool v6 = where.host.find(':') != std::string::npos;
+    const std::string address = (v6 ? "[" + where.host + "]" : where.host) + ":" +
+                                std::to_string(where.port);
+    std::string why;
+    switch (error) {
+        case EADDRNOTAVAIL:
+            why = where.host + " is not an address of this machine (give one of its own "
+                               "addresses, 0.0.0.0 for all of them, or 127.0.0.1 for this "
+                               "machine only)";
+            break;
+        case EADDRINUSE:
+            why = "the port is already in use (another process listens on it: stop that "
+                  "process, or choose another port)";
+            break;
+        case EACCES:
+            why = where.port < 1024 ? "permission denied: ports below 1024 need root or "
+                                      "CAP_NET_BIND_SERVICE (choose a port from 1024 up)"
+                                    : "permission denied (" + message + ")";
+            break;
+        case EAFNOSUPPORT:
+            why = std::string(v6 ? "IPv6" : "IPv4") + " is not available on this machine "
+                  "(give an address of the other family, e.g. " +
+                  (v6 ? "0.0.0.0" : "[::]") + ")";
+            break;
+        default:
+            why = message;
+    }
+    return std::string(flag) + ": cannot listen on " + address + ": " + why;
+}
+
+std::string nearest_name(std::string_view word, const std::vector<std::string>& known) {
+    const auto eq = word.find('=');  // --upstrem=ws://...
+    if (eq != std::string_view::npos) word = word.substr(0, eq);
+    const auto bare = without_dashes(word);
+    if (bare.empty()) return {};
+    // The same name with other dashes (-upstream), then a unique prefix (--max-conn).
+    for (const auto& k : known)
+        if (without_dashes(k) == bare) return k;
+    std::string prefix_of;
+    int prefixes = 0;
+    for (const auto& k : known) {
+        if (without_dashes(k).starts_with(bare)) {
+            prefix_of = k;
+            ++prefixes;
+        }
+    }
+    if (prefixes == 1 && bare.size() >= 3) return prefix_of;
+    const std::size_t limit = std::min<std::size_t>(3, 1 + bare.size() / 4);
+    std::string best;
+    std::size_t best_distance = limit + 1;
+    for (const auto& k : known) {
+        const auto d = edit_distance(bare, without_dashes(k));
+        if (d < best_distance) {
+            best_distance = d;
+            best = k;
+        }
+    }
+    return best;
 }
 
 }  // namespace wsproxy

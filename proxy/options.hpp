@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/log.hpp"
@@ -61,6 +62,13 @@ struct proxy_options {
     std::vector<std::string> tap_redact_paths{"data.content"};  // dotted JSON paths
     std::size_t tap_queue_limit{4096};  // events queued per /tap subscriber before the oldest drop
     std::string admin_token;  // empty: admin endpoints are open (admin listens on loopback)
+    // Origins besides the admin port's own that may open the viewer's /tap WebSocket.
+    std::vector<std::string> admin_allow_origins;
+    // Host names besides loopback names and IP literals that the admin port answers to
+    // (DNS rebinding: a page whose name now resolves to us sends its own name as Host).
+    std::vector<std::string> admin_allow_hosts;
+    // Peers (CIDRs) whose X-Forwarded-Proto and X-Forwarded-Host are kept.
+    std::vector<std::string> trusted_proxies;
 };
 
 host_port parse_host_port(const std::string& text, const char* flag);
@@ -68,7 +76,19 @@ upstream_url parse_upstream(const std::string& text);
 // The first line of a token file, without surrounding whitespace; throws startup_error
 // (naming `flag`) when the file cannot be read or holds no token.
 std::string read_token_file(const std::string& path, const char* flag);
-// Checks the combination of flags and that files are readable.
+// Checks the combination of flags, that files are readable and that --listen and --admin
+// name IP addresses.
 void validate(const proxy_options& opts);
+
+// Why binding `flag`'s address failed and what to do, from the bind's errno and message:
+// "--listen: cannot listen on 192.0.2.1:8080: 192.0.2.1 is not an address of this machine
+// (...)". A busy port, a privileged port and a missing IPv6 stack each get their own advice.
+std::string listen_error(const char* flag, const host_port& where, int error,
+                         const std::string& message);
+
+// The flag (or subcommand) of `known` that a mistyped `word` most likely meant, or "" when
+// none is close: the same name with other dashes, a unique prefix, or an edit distance
+// (with transpositions) of at most 1 + length / 4, up to 3.
+std::string nearest_name(std::string_view word, const std::vector<std::string>& known);
 
 }  // namespace wsproxy
