@@ -139,7 +139,7 @@ void ws_pair::on_upstream_transport(beast::error_code ec, std::string_view stage
     // The browser's request, minus what belongs to this hop, plus X-Forwarded-*.
     http::fields forwarded;
     copy_end_to_end(req_, forwarded);
-    add_forwarded(forwarded, req_, remote_, client_.stream.is_tls());
+    add_forwarded(forwarded, req_, remote_, client_.stream.is_tls(), w_.shared.trusted.contains(remote_));
     copy_all(forwarded, r);
     hs.parser.header_limit(16 * 1024);
     hs.parser.body_limit(64 * 1024);
@@ -170,8 +170,9 @@ void ws_pair::on_upstream_response(beast::error_code ec) {
         log::write(log::level::info, "upstream_declined_upgrade",
                    {{"conn", id_}, {"status", res.result_int()}});
         std::string type(res[http::field::content_type]);
-        return reject_upgrade(res.result(), std::move(res.body()),
-                              type.empty() ? "text/plain" : type);
+        std::string body = std::move(res.body());
+        return reject_upgrade(res.result(), std::move(body), type.empty() ? "text/plain" : type,
+                              &res.base());
     }
     if (ec || !verdict.error.empty()) {
         bool timeout = ec == beast::error::timeout;
@@ -220,8 +221,13 @@ void ws_pair::on_upstream_response(beast::error_code ec) {
                       });
 }
 
-void ws_pair::reject_upgrade(http::status status, std::string body, std::string content_type) {
+void ws_pair::reject_upgrade(http::status status, std::string body, std::string content_type,
+                             const http::fields* upstream_headers) {
     auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
+    if (upstream_headers) {
+        copy_end_to_end(*upstream_headers, *res);
+        res->erase(http::field::content_length);  // set again for the body below
+    }
     res->set(http::field::content_type, content_type);
     res->set(http::field::connection, "close");
     if (status == http::status::upgrade_required) res->set(http::field::sec_websocket_version, "13");
@@ -269,9 +275,20 @@ void ws_pair::on_client_accept(beast::error_code ec) {
             info.remembered_chats = w_.shared.sessions.remembered_chats(
                 session_, now, static_cast<std::int64_t>(cfg.rejoin.ttl_s) * 1000);
     }
-    log::write(log::level::debug, "connection_opened",
-               {{"conn", id_}, {"remote", remote_}, {"path", std::string(req_.target().substr(
-                                                          0, req_.target().find('?')))}});
+    {
+        // The query stays out: it may carry tokens. The user agent is cut at 256 bytes.
+        beast::error_code peer_ec;
+        auto peer = client_.stream.tcp().socket().remote_endpoint(peer_ec);
+        std::string remote = remote_;
+        if (!peer_ec)
+            remote = (peer.address().is_v6() ? "[" + remote_ + "]" : remote_) + ":" +
+                     std::to_string(peer.port());
+        log::write(log::level::info, "connection_opened",
+                   {{"conn", id_},
+                    {"remote", remote},
+                    {"path", std::string(req_.target().substr(0, req_.target().find('?')))},
+                    {"user_agent", std::string(req_[http::field::user_agent].substr(0, 256))}});
+    }
     // Plain sockets are read and written without blocking, by hand (do_read, write_bytes).
     for (int s : {client_side, server_side}) {
         leg& l = at(s);
@@ -376,6 +393,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
             case kind::pong:
                 break;
             case kind::close:
+                l.close_received = e.code;
                 if (!l.close_sent) {
                     // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1).
                     send_close(s, e.code, {});
@@ -521,6 +539,10 @@ void ws_pair::run_actions(int from) {
             case action::kind::chat_join_failed:
                 settle_waiters(a.chat_id, false);
                 break;
+            case action::kind::observe:
+                w_.stats.observe(metrics::histogram_of(a.histogram),
+                                 static_cast<std::uint64_t>(a.elapsed) * 1'000'000);
+                break;
         }
     }
     actions_ = std::move(list);  // its storage is reused for the next frame
@@ -556,6 +578,7 @@ void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
     leg& l = at(to);
     if (l.write_done || l.close_sent) return;  // the first close is the one sent
     l.close_sent = true;
+    l.close_sent_code = code;
     // 1005 means the peer sent no code: the answer carries none either.
     std::string payload = code == ws::close_code::no_status ? std::string()
                                                             : ws::close_payload(code, reason);
@@ -666,6 +689,7 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
     leg& l = at(s);
     l.read_done = true;
     l.closed_cleanly = why_ended == ended::closed;
+    l.linger = why_ended == ended::protocol || why_ended == ended::too_big;
     if (why_ended != ended::closed) l.write_done = true;  // nothing more is sent after a failure
     // Only the first leg to end decides what the other side is told and what is counted.
     if (!closed_by_.empty() || !established_) return;
@@ -734,15 +758,24 @@ void ws_pair::maybe_close_socket(int s) {
     // After a clean closing handshake the backend, as the server, closes TCP first
     // (RFC 6455 7.1.1), so that TIME_WAIT is its own: ours would hold one of our
     // ephemeral ports towards it for a minute per connection.
-    if (s == server_side && l.closed_cleanly) return await_fin(s);
+    if (s == server_side && l.closed_cleanly) return await_fin(s, fin_wait_ms, 1 << 20);
+    // A peer we closed for its own error may still be sending (the rest of a message over
+    // the limit): closing over its unread bytes would send a reset, which can destroy our
+    // close frame before it reads it. Say we are done, then drop its input until it closes.
+    if (l.linger) {
+        beast::error_code ignored;
+        l.stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return await_fin(s, linger_ms, 2 * w_.shared.opts.max_message_bytes + (1 << 20));
+    }
     close_socket(s);
 }
 
-void ws_pair::await_fin(int s) {
+void ws_pair::await_fin(int s, std::int64_t wait_ms, std::size_t budget) {
     leg& l = at(s);
     if (!l.awaiting_fin) {
         l.awaiting_fin = true;
-        l.close_deadline = now_ms() + fin_wait_ms;  // tick() closes it then
+        l.close_deadline = now_ms() + wait_ms;  // tick() closes it then
+        l.linger_left = budget;
         // A TLS leg's socket was left blocking for the SSL stream: the read below must
         // not wait on a wake-up that brought nothing.
         beast::error_code ignored;
@@ -760,7 +793,11 @@ void ws_pair::on_fin_readable(int s, beast::error_code ec) {
     if (!ec) {
         std::size_t n = l.stream.tcp().socket().read_some(net::buffer(w_.read_buffer), ec);
         // Bytes after the close are dropped; the FIN is what we wait for.
-        if ((!ec && n > 0) || ec == net::error::would_block) return await_fin(s);
+        if (ec == net::error::would_block) return await_fin(s, 0, 0);
+        if (!ec && n > 0 && n < l.linger_left) {
+            l.linger_left -= n;
+            return await_fin(s, 0, 0);
+        }
     }
     close_socket(s);  // the FIN (or an error): our side ends without TIME_WAIT
 }
@@ -875,12 +912,22 @@ void ws_pair::drain() {
 void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done) {
     if (!established_ || finished_) return done(false);
     actions_.clear();
-    bool joined = engine_.on_join_request(chat, now_ms(), actions_);
+    const auto now = now_ms();
+    bool joined = engine_.on_join_request(chat, now, actions_);
+    // The REST message is on its way: its answer is expected on this socket (answer SLIs).
+    engine_.on_rest_message(chat, now, actions_);
     run_actions(-1);
     if (joined) return done(true);
     // Settled by the backend's answer (chat_registered or chat_join_failed), by the socket
     // closing, or else by the caller's timeout.
     if (engine_.cfg().run_mode == rules::mode::observe) return done(false);
+    // Requests that gave up waiting leave their waiter here until the backend answers:
+    // bounded, the oldest is told "not joined" first.
+    if (join_waiters_.size() >= max_join_waiters) {
+        auto oldest = std::move(join_waiters_.front().second);
+        join_waiters_.erase(join_waiters_.begin());
+        oldest(false);
+    }
     join_waiters_.emplace_back(chat, std::move(done));
 }
 
@@ -922,6 +969,14 @@ void ws_pair::finish() {
     info.code = close_code_;
     info.reason = close_text_;
     info.closed_by = closed_by_;
+    // Each leg's code for the log: what its peer sent, else what we sent, else 1006.
+    const auto leg_code = [](const leg& l) -> int {
+        if (l.close_received) return l.close_received;
+        if (l.close_sent_code) return l.close_sent_code;
+        return ws::close_code::abnormal;
+    };
+    info.client_code = leg_code(client_);
+    info.server_code = server_ ? leg_code(*server_) : 0;
     actions_.clear();
     engine_.on_close(info, now_ms(), actions_);
     run_actions(-1);

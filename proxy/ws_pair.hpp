@@ -59,6 +59,10 @@ private:
     enum class ended { closed, protocol, too_big, timeout, vanished, error, slow };
     // How long the backend gets to close TCP after the closing handshake.
     static constexpr std::int64_t fin_wait_ms = 1000;
+    // After we closed a peer for its own error (1002, 1007, 1009) it may still be sending:
+    // its input is read and dropped, this long at most, so that our close frame is not
+    // destroyed by the reset that closing over unread bytes sends (nginx's lingering_close).
+    static constexpr std::int64_t linger_ms = 5000;
 
     struct leg {
         leg(flex_stream s, bool masked_input, std::size_t max_message)
@@ -83,7 +87,11 @@ private:
         bool ping_sent{false};   // a keep-alive ping is unanswered
         bool slow{false};        // closed because it stopped reading
         bool closed_cleanly{false};  // the peer's close frame ended its input
-        bool awaiting_fin{false};    // the handshake is done; the backend closes TCP first
+        bool awaiting_fin{false};    // reading and dropping until the peer's FIN (await_fin)
+        bool linger{false};          // ended by its own error: drain its input before closing
+        std::size_t linger_left{0};  // bytes await_fin still drops before it closes anyway
+        std::uint16_t close_received{0};   // the code of the peer's close frame (1005: none in it)
+        std::uint16_t close_sent_code{0};  // the code of the close frame we sent it
         std::int64_t last_read{0};       // ms of the last bytes read
         std::int64_t write_started{0};   // ms when the pending write began waiting
         std::int64_t acked{-1};          // our bytes the peer's TCP acknowledged, at the last tick
@@ -100,8 +108,11 @@ private:
                                std::optional<flex_stream> stream);
     void on_upstream_request_written(boost::beast::error_code ec);
     void on_upstream_response(boost::beast::error_code ec);
+    // `upstream_headers`: the backend's own refusal, whose end-to-end headers
+    // (WWW-Authenticate, Set-Cookie, Location, ...) the browser gets as they came.
     void reject_upgrade(boost::beast::http::status status, std::string body,
-                        std::string content_type = "text/plain");
+                        std::string content_type = "text/plain",
+                        const boost::beast::http::fields* upstream_headers = nullptr);
     void on_client_accept(boost::beast::error_code ec);
 
     // Reading.
@@ -129,7 +140,9 @@ private:
     void on_io_error(int s, boost::beast::error_code ec);
     void leg_ended(int s, ended why, std::uint16_t code, std::string_view detail);
     void maybe_close_socket(int s);
-    void await_fin(int s);
+    // Reads and drops the leg's input until its FIN, for at most `wait_ms` and `budget`
+    // bytes, then closes the socket (tick() enforces the time).
+    void await_fin(int s, std::int64_t wait_ms, std::size_t budget);
     void on_fin_readable(int s, boost::beast::error_code ec);
     void close_socket(int s);
     bool peer_took_bytes(leg& l);
@@ -158,6 +171,7 @@ private:
     bool frame_text_{true};
     std::string session_;  // the browser session (cookie), empty when none
     std::int64_t session_touched_{0};
+    static constexpr std::size_t max_join_waiters = 64;
     std::vector<std::pair<std::string, std::function<void(bool)>>> join_waiters_;
     bool established_{false};
     bool finished_{false};

@@ -6,10 +6,14 @@
 //   on_open   | -            | opened_at = now; the URL's chat from ?<query_chat_key>=, else
 //             |              | from path_chat_pattern; rejoin_chats from remembered_chats
 //   on_frame  | forward only | the chain below, then the verdict (forward/replace/hide)
-//   on_timer  | -            | rule_join_inject's grace timer (URL chat, rejoin)
+//   on_timer  | -            | rule_join_inject's grace timer (URL chat, rejoin); rule_answers'
+//             |              | timeout (unanswered messages)
 //   on_join_  | -, false     | rule_join_inject's join_on_request (REST correlation)
 //   request   |              |
-//   on_close  | -            | chat_unregistered per registered chat; log connection_closed;
+//   on_rest_  | -            | rule_answers: the message waits for its answer on this socket
+//   message   |              |
+//   on_close  | -            | chat_unregistered per registered chat; count answers{closed}
+//             |              | per message still waiting; log connection_closed;
 //             |              | phase = closed (later events are ignored)
 //
 // The verdict comes last: every injection of a frame's chain (join_chat, single_chat's
@@ -36,6 +40,7 @@ constexpr rule_fn chain[] = {
     rule_user_message,    // client: user messages going upstream
     rule_join_answer,     // server: chat_joined / chat_left
     rule_isolation,       // server: broadcasts for chats never joined
+    rule_answers,         // both: user messages and their answers (sees the verdict)
 };
 
 // The first value of `key` in the target's query string, decoded; empty when absent.
@@ -118,6 +123,7 @@ void engine::on_timer(millis now, actions& out) {
     frame_info none;
     frame_ctx c{*cfg_, state_, none, direction::server_to_client, now, out, {}};
     join_inject_on_timer(c);
+    answers_on_timer(c);
 }
 
 bool engine::on_join_request(std::string_view chat_id, millis now, actions& out) {
@@ -133,6 +139,13 @@ bool engine::on_join_request(std::string_view chat_id, millis now, actions& out)
     return false;
 }
 
+void engine::on_rest_message(std::string_view chat_id, millis now, actions& out) {
+    if (state_.current == phase::closed || !usable_chat_id(chat_id)) return;
+    frame_info none;
+    frame_ctx c{*cfg_, state_, none, direction::client_to_server, now, out, {}};
+    answers_on_rest_message(c, chat_id);
+}
+
 bool engine::joined(std::string_view chat_id) const {
     if (state_.current == phase::closed) return false;  // on_close unregistered everything
     for (const auto& e : state_.chats)
@@ -144,13 +157,23 @@ void engine::on_close(const close_info& info, millis now, actions& out) {
     if (state_.current == phase::closed) return;
     for (const auto& chat : state_.registered) emit_chat(out, action::kind::chat_unregistered, chat);
     state_.registered.clear();
-    emit_log(out, log_level::info, "connection_closed",
-             {{"code", info.code},
-              {"reason", info.reason},
-              {"closed_by", info.closed_by},
-              {"duration_ms", now - state_.opened_at},
-              {"frames_client_to_server", state_.frames_in[0]},
-              {"frames_server_to_client", state_.frames_in[1]}});
+    {
+        frame_info none;
+        frame_ctx c{*cfg_, state_, none, direction::client_to_server, now, out, {}};
+        answers_on_close(c);
+    }
+    nlohmann::json fields = {{"code", info.code},
+                             {"reason", info.reason},
+                             {"closed_by", info.closed_by},
+                             {"client_id", state_.client_id},
+                             {"duration_ms", now - state_.opened_at},
+                             {"frames_client_to_server", state_.frames_in[0]},
+                             {"frames_server_to_client", state_.frames_in[1]},
+                             {"bytes_client_to_server", state_.bytes_in[0]},
+                             {"bytes_server_to_client", state_.bytes_in[1]}};
+    if (info.client_code != 0) fields["client_code"] = info.client_code;
+    if (info.server_code != 0) fields["server_code"] = info.server_code;
+    emit_log(out, log_level::info, "connection_closed", std::move(fields));
     state_.current = phase::closed;
     state_.grace_deadline = -1;
 }

@@ -31,6 +31,10 @@ struct close_info {
     int code{1005};
     std::string reason;
     std::string closed_by;  // "client", "server", "proxy"
+    // The close code of each leg: the one its peer sent, else the one sent to it, else
+    // 1006 (no close frame either way). 0: not known (the leg never opened).
+    int client_code{0};
+    int server_code{0};
 };
 
 class engine {
@@ -51,6 +55,10 @@ public:
     // chat_registered action. Before connection_ready the join is queued and sent at
     // connection_ready. Never emits forward/replace/hide.
     bool on_join_request(std::string_view chat_id, millis now, actions& out);
+    // A REST user message for `chat_id` of this connection's session is being forwarded:
+    // its answer is expected on this socket (config::answers), as for a user message frame.
+    // Emits only arm_timer and count actions.
+    void on_rest_message(std::string_view chat_id, millis now, actions& out);
 
     // Whether the backend acknowledged this connection's join of `chat_id` (and the
     // connection is not closed).

@@ -147,13 +147,14 @@ class client {
     }
   }
 
-  // Close handshake with code; waits (bounded) for the peer's close frame.
-  error_code close(websocket::close_code code = websocket::close_code::normal) {
+  // Close handshake with code (and reason); waits (bounded) for the peer's close frame.
+  error_code close(websocket::close_code code = websocket::close_code::normal,
+                   std::string_view reason = {}) {
     if (!open_) return last_error_;
     auto deadline = std::chrono::steady_clock::now() + timeout_;
     bool done = false;
     error_code ec;
-    ws_.async_close(code, [&](error_code e) {
+    ws_.async_close(websocket::close_reason(code, reason), [&](error_code e) {
       ec = e;
       done = true;
     });

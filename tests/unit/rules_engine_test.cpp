@@ -60,8 +60,10 @@ TEST_CASE("the happy path with the client's own join passes through untouched", 
 
     CHECK(s.close(1000, "bye", "client", 5000) ==
           lines{"chat_unregistered " + X,
-                R"(log info connection_closed {"closed_by":"client","code":1000,"duration_ms":5000,)"
-                R"("frames_client_to_server":2,"frames_server_to_client":6,"reason":"bye"})"});
+                R"(log info connection_closed {"bytes_client_to_server":174,)"
+                R"("bytes_server_to_client":1190,"client_id":"c-1","closed_by":"client",)"
+                R"("code":1000,"duration_ms":5000,"frames_client_to_server":2,)"
+                R"("frames_server_to_client":6,"reason":"bye"})"});
     CHECK(s.eng.state().current == phase::closed);
 }
 
@@ -465,11 +467,28 @@ TEST_CASE("after on_close every event is ignored", "[engine]") {
     s.open("/ws/chat?chat_id=" + X, 0);
     s.server(f::ready("c-1"), 100);
     CHECK(s.close(1006, "", "server", 200) ==
-          lines{R"(log info connection_closed {"closed_by":"server","code":1006,"duration_ms":200,)"
-                R"("frames_client_to_server":0,"frames_server_to_client":1,"reason":""})"});
+          lines{R"(log info connection_closed {"bytes_client_to_server":0,)"
+                R"("bytes_server_to_client":143,"client_id":"c-1","closed_by":"server",)"
+                R"("code":1006,"duration_ms":200,"frames_client_to_server":0,)"
+                R"("frames_server_to_client":1,"reason":""})"});
     CHECK(s.timer(400).empty());
     CHECK(s.client(f::send(X), 500) == lines{"forward"});
     CHECK(s.close(1000, "", "client", 600).empty());
+}
+
+TEST_CASE("connection_closed names the close code of each leg when the body knows them",
+          "[engine]") {
+    script s;
+    s.open("/ws/chat", 0);
+    actions out;
+    close_info info{1000, "bye", "client"};
+    info.client_code = 1000;
+    info.server_code = 1006;
+    s.eng.on_close(info, 50, out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].fields["client_code"] == 1000);
+    CHECK(out[0].fields["server_code"] == 1006);
+    CHECK(out[0].fields["client_id"] == "");  // never captured: present and empty
 }
 
 TEST_CASE("logs never carry message content, cookies or the upgrade headers", "[engine]") {
