@@ -15,7 +15,7 @@
 
 #include "metrics/registry.hpp"
 #include "proxy/admin/admin_server.hpp"
-#include "proxy/http_session.hpp"
+#include "proxy/http/http_session.hpp"
 #include "proxy/log.hpp"
 #include "proxy/run_loop.hpp"
 #include "proxy/tap.hpp"
@@ -63,12 +63,25 @@ std::shared_ptr<const rules::config> load_rules(const proxy_options& opts) {
     return std::make_shared<const rules::config>(std::move(cfg));
 }
 
+double unix_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 void load_or_throw(const char* what, const std::string& file, const std::function<void()>& load) {
     try {
         load();
     } catch (const std::exception& e) {
         throw startup_error(std::string(what) + ": cannot use \"" + file + "\": " + e.what());
     }
+}
+
+// The admin port is reachable from other hosts and nothing guards it.
+bool admin_open_to_all(const proxy_options& o) {
+    if (!o.admin_token.empty()) return false;
+    beast::error_code ec;
+    auto a = net::ip::make_address(o.admin.host, ec);
+    return !ec && !a.is_loopback();
 }
 
 }  // namespace
@@ -90,8 +103,10 @@ struct server::impl {
     std::optional<net::steady_timer> drain_timer;
     std::optional<net::steady_timer> accept_retry;
     std::optional<net::steady_timer> rules_watch;
-    struct stat rules_stat{};  // of --rules when last read: a change means reload
+    // Reloads come from the signal thread (SIGHUP), the control thread (watch_rules) and
+    // tests: the mutex serialises them, and guards rules_stat, which both threads read.
     std::mutex reload_mutex;
+    struct stat rules_stat{};  // of --rules when last read: a change means reload
     unsigned next_worker{0};
     unsigned short listen_port{0};  // kept: the acceptor closes when draining
     bool stopped{false};
@@ -125,7 +140,10 @@ struct server::impl {
         std::string address = remote.address().to_string();
         auto stream = client_tls ? flex_stream(std::move(tcp_stream), *client_tls)
                                  : flex_stream(std::move(tcp_stream));
-        std::make_shared<http_session>(w, std::move(stream), std::move(address))->start();
+        // Every client connection takes a slot, plain HTTP too: each may hold a body of
+        // up to --max-body-bytes and an upstream connection.
+        bool over = shared.connections.fetch_add(1, std::memory_order_relaxed) >= shared.max_connections;
+        std::make_shared<http_session>(w, std::move(stream), std::move(address), over)->start();
     }
 
     // Per worker, at most a second apart: idle timeouts, keep-alive pings, stalled writes
@@ -165,6 +183,7 @@ struct server::impl {
                     for (auto& [id, weak] : wp->pairs)
                         if (auto p = weak.lock()) live.push_back(std::move(p));
                     for (auto& p : live) p->drain();
+                    for (auto& s : live_http_sessions(*wp)) s->abort();
                 });
             }
         }
@@ -172,6 +191,13 @@ struct server::impl {
         drain_timer->async_wait([this, close_at, closed_sessions, give_up_at](beast::error_code ec) {
             if (!ec) drain_tick(close_at, closed_sessions, give_up_at);
         });
+    }
+
+    static std::vector<std::shared_ptr<http_session>> live_http_sessions(worker& w) {
+        std::vector<std::shared_ptr<http_session>> live;
+        for (auto& [id, weak] : w.http_sessions)
+            if (auto s = weak.lock()) live.push_back(std::move(s));
+        return live;
     }
 
     // /connections: each worker snapshots its own pairs on its own thread and posts the
@@ -206,6 +232,16 @@ struct server::impl {
         }
     }
 
+    // Whether --rules differs from the file last read. False while another thread
+    // reloads (it records the file it reads): the next poll looks again, and the control
+    // thread never waits for a reload it did not start.
+    bool rules_file_changed() {
+        std::unique_lock lock(reload_mutex, std::try_to_lock);
+        if (!lock.owns_lock()) return false;
+        struct stat now {};
+        return ::stat(shared.opts.rules_file.c_str(), &now) == 0 && !same_file(now, rules_stat);
+    }
+
     static bool same_file(const struct stat& a, const struct stat& b) {
         return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
                a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
@@ -217,9 +253,7 @@ struct server::impl {
         rules_watch->expires_after(std::chrono::seconds(1));
         rules_watch->async_wait([this, &owner](beast::error_code ec) {
             if (ec) return;
-            struct stat now {};
-            if (::stat(shared.opts.rules_file.c_str(), &now) == 0 && !same_file(now, rules_stat))
-                owner.reload_rules();
+            if (rules_file_changed()) owner.reload_rules();
             watch_rules(owner);
         });
     }
@@ -265,6 +299,11 @@ server::server(proxy_options opts) {
         shared.upstream_tls = &ctx;
     }
 
+    try {
+        shared.trusted = http1::trusted_peers::parse(o.trusted_proxies);
+    } catch (const std::invalid_argument& e) {
+        throw startup_error(std::string("--trusted-proxies: ") + e.what());
+    }
     std::size_t fds = raise_descriptor_limit();
     shared.max_connections = o.max_connections ? o.max_connections
                                                : (fds > 128 ? (fds - 64) / 2 : 32);
@@ -272,6 +311,7 @@ server::server(proxy_options opts) {
     unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
     impl_->registry = std::make_unique<metrics::registry>(shared.rules.load()->message_types,
                                                           threads, WSPROXY_VERSION);
+    impl_->registry->rules_loaded(true, unix_seconds());  // the rules were loaded above
     shared.metrics = impl_->registry.get();
     for (unsigned i = 0; i < threads; ++i)
         impl_->workers.push_back(std::make_unique<worker>(i, shared, impl_->registry->at(i)));
@@ -285,10 +325,7 @@ server::server(proxy_options opts) {
     if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
-        throw startup_error("--listen: cannot listen on " + o.listen.host + ":" +
-                            std::to_string(o.listen.port) + ": " + ec.message() +
-                            " (is another process using it?)");
+    if (ec) throw startup_error(listen_error("--listen", o.listen, ec.value(), ec.message()));
 
     impl_->listen_port = a.local_endpoint().port();
 
@@ -307,6 +344,8 @@ server::server(proxy_options opts) {
     };
     hooks.tap = impl_->tap.get();
     hooks.token = o.admin_token;
+    hooks.allowed_origins = o.admin_allow_origins;
+    hooks.allowed_hosts = o.admin_allow_hosts;
     impl_->admin = std::make_unique<admin::admin_server>(impl_->control, o.admin, std::move(hooks));
 }
 
@@ -330,6 +369,12 @@ void server::start() {
         i.watch_rules(*this);
     }
     i.admin->start();
+    if (admin_open_to_all(i.shared.opts))
+        log::write(log::level::warn, "admin_open",
+                   {{"admin", i.shared.opts.admin.host},
+                    {"why", "the admin port listens beyond loopback without --admin-token: anyone "
+                            "who reaches it can read /tap (chat ids, and payloads with "
+                            "--tap-payloads); set --admin-token-file or bind it to 127.0.0.1"}});
     i.accept();
     i.threads.emplace_back([&i] { run_loop(i.control, "control"); });
     const auto& o = i.shared.opts;
@@ -359,6 +404,11 @@ void server::begin_drain() {
         log::write(log::level::info, "draining",
                    {{"connections", i.shared.connections.load()},
                     {"drain_timeout_s", i.shared.opts.drain_timeout}});
+        // Idle keep-alive connections close now; busy ones answer with Connection: close.
+        for (auto& w : i.workers)
+            net::post(w->ioc, [wp = w.get()] {
+                for (auto& s : impl::live_http_sessions(*wp)) s->drain();
+            });
         i.drain_timer.emplace(i.control);
         i.drain_tick(now + drain, false, now + drain + grace);
     });
@@ -394,10 +444,12 @@ bool server::reload_rules() {
                                 "labels, so restart wsproxy to apply them");
         i.shared.rules.store(std::move(next));
         i.registry->control().count(metrics::proxy_stat::rules_reload, 0);
+        i.registry->rules_loaded(true, unix_seconds());
         log::write(log::level::info, "rules_reloaded", {{"file", file}});
         return true;
     } catch (const std::exception& e) {
         i.registry->control().count(metrics::proxy_stat::rules_reload, 1);
+        i.registry->rules_loaded(false, unix_seconds());
         log::write(log::level::error, "rules_reload_failed",
                    {{"file", file}, {"error", e.what()}, {"kept", "the rules already in force"}});
         return false;
