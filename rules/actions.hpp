@@ -34,6 +34,7 @@ struct action {
         chat_registered,   // this socket is now registered for `chat_id` at the backend
         chat_unregistered, // this socket is no longer registered for `chat_id`
         chat_join_failed,  // the backend refused to register this socket for `chat_id`
+        observe,           // record `elapsed` in the `histogram` latency (answer SLIs)
     };
 
     kind what{kind::forward};
@@ -44,8 +45,10 @@ struct action {
     bool injected{false};                       // inject/log: the frame is ours
     log_level level{log_level::info};           // log
     millis at{0};                               // arm_timer
+    latency histogram{latency::answer_first_frame};  // observe
+    millis elapsed{0};                          // observe: milliseconds
     std::string payload;                        // replace, inject
-    std::string chat_id;                        // user_message, chat_*
+    std::string chat_id;                        // user_message, chat_*, observe
     std::string event;                          // log: event name
     nlohmann::json fields;                      // log: extra fields (never content or cookies)
 };

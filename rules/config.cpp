@@ -1,6 +1,7 @@
 // Loading the rules configuration from YAML on top of the built-in defaults.
 //
-// The format is small: a mapping of sections (paths, messages, policy, limits) plus `mode`.
+// The format is small: a mapping of sections (paths, messages, policy, limits, rest, rejoin,
+// answers) plus `mode`.
 // Every key is checked: an unknown key, a wrong type or a bad value is a config_error whose
 // message reads `<file>:<line>: key "<section.key>": expected <what>, got <value>`.
 #include <yaml-cpp/yaml.h>
@@ -211,6 +212,25 @@ public:
                                     "an integer from 1 to " + std::to_string(max_rejoin_chats)));
                             }},
                        })},
+            {"answers", section({
+                            {"first_frame_types", names(cfg.answers.first_frame_types, 1000)},
+                            {"complete_type", str(cfg.answers.complete_type)},
+                            {"error_types", names(cfg.answers.error_types, 1000)},
+                            {"timeout_ms",
+                             [&](const YAML::Node& n, const std::string& k) {
+                                 cfg.answers.timeout_ms = integer(
+                                     n, k, 1, max_answer_timeout_ms,
+                                     "a positive integer (milliseconds, at most " +
+                                         std::to_string(max_answer_timeout_ms) + ")");
+                             }},
+                            {"max_pending",
+                             [&](const YAML::Node& n, const std::string& k) {
+                                 cfg.answers.max_pending = static_cast<std::size_t>(integer(
+                                     n, k, 0, static_cast<std::int64_t>(max_pending_answers),
+                                     "an integer from 0 (off) to " +
+                                         std::to_string(max_pending_answers)));
+                             }},
+                        })},
         };
         walk(root, "", top);
         return cfg;

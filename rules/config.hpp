@@ -52,6 +52,22 @@ struct rejoin_config {
     friend bool operator==(const rejoin_config&, const rejoin_config&) = default;
 };
 
+// Answer tracking (the answer SLIs): each user message the connection relays is paired with
+// the first answer frame for its chat delivered to the client, and with the frame that
+// completes the answer; without one within timeout_ms it is unanswered.
+struct answers_config {
+    // Server frames that carry an answer: the first one for the chat delivered to the client
+    // ends the first-frame latency.
+    std::vector<std::string> first_frame_types{"response_start", "response_chunk",
+                                               "response_complete"};
+    std::string complete_type{"response_complete"};  // the frame that ends an answer
+    std::vector<std::string> error_types{"error"};   // one for the chat: the answer failed
+    std::int64_t timeout_ms{30'000};                 // no complete by then: unanswered
+    std::size_t max_pending{64};  // user messages awaiting an answer per connection; 0: off
+
+    friend bool operator==(const answers_config&, const answers_config&) = default;
+};
+
 struct config {
     mode run_mode{mode::fix};
 
@@ -100,6 +116,7 @@ struct config {
 
     rest_config rest;
     rejoin_config rejoin;
+    answers_config answers;
 
     friend bool operator==(const config&, const config&) = default;
 };
@@ -112,6 +129,8 @@ inline constexpr std::size_t max_message_types = 64;      // label cardinality o
 inline constexpr std::size_t max_rejoin_chats = 64;       // rejoin.max_chats
 inline constexpr std::int64_t max_rest_wait_ms = 60'000;  // rest.wait_ms
 inline constexpr std::int64_t max_rejoin_ttl_s = 30 * 86'400;  // rejoin.ttl_s
+inline constexpr std::int64_t max_answer_timeout_ms = 86'400'000;  // answers.timeout_ms
+inline constexpr std::size_t max_pending_answers = 4096;           // answers.max_pending
 
 // "data.chat_id" -> {"data", "chat_id"}, and back.
 json_path split_path(const std::string& dotted);

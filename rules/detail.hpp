@@ -67,6 +67,13 @@ void rule_join_inject(frame_ctx& c);
 void rule_user_message(frame_ctx& c);
 void rule_join_answer(frame_ctx& c);
 void rule_isolation(frame_ctx& c);
+void rule_answers(frame_ctx& c);
+
+// Answer tracking outside the chain (rule_answers.cpp): a REST user message of this
+// connection's session for `chat_id`; the timeout (on_timer); the connection's end.
+void answers_on_rest_message(frame_ctx& c, std::string_view chat_id);
+void answers_on_timer(frame_ctx& c);
+void answers_on_close(frame_ctx& c);
 
 // on_timer: the grace period after connection_ready ran out (rule_join_inject.cpp).
 void join_inject_on_timer(frame_ctx& c);

@@ -28,6 +28,13 @@ struct pending_reply {
     bool by_us{false};  // we sent it: its answer may be hidden from the client
 };
 
+// A user message this connection relayed whose answer has not ended yet (rule_answers.cpp).
+struct pending_answer {
+    std::string chat_id;
+    millis sent_at{0};
+    millis first_at{-1};  // -1: no answer frame for it reached the client yet
+};
+
 struct connection_state {
     phase current{phase::upgraded};
     std::string client_id;          // empty until captured
@@ -49,6 +56,7 @@ struct connection_state {
     std::vector<std::string> queued_joins;  // join requests (REST) waiting for connection_ready
     std::vector<std::string> rejoin_chats;  // the session's remembered chats, most recent first
     bool joined_any{false};  // a join went upstream (or would have) for some chat, by anyone
+    std::vector<pending_answer> pending_answers;  // oldest first, at most answers.max_pending
 };
 
 }  // namespace wsproxy::rules

@@ -20,7 +20,23 @@ enum class stat : std::uint8_t {
     uninspected,          // label 0 = too_deep, 1 = too_large
     isolation_dropped,    // label 0: server frames dropped by isolation.enforce
     leave_injected,       // label 0: leave_chat sent by us (single_chat policy)
+    answers,              // label = answer_result: how a user message's answer ended
+    answers_dropped,      // label 0: user messages not tracked (answers.max_pending reached)
     count_                // number of ids; keep last
+};
+
+// The label of stat::answers.
+enum class answer_result : std::uint32_t {
+    answered,    // complete_type arrived for its chat
+    unanswered,  // nothing complete within answers.timeout_ms
+    error,       // an error_types frame for its chat
+    closed,      // the connection closed first
+};
+
+// What an observe action measures (the latency histograms the body keeps).
+enum class latency : std::uint8_t {
+    answer_first_frame,  // user message -> first answer frame for its chat to the client
+    answer_complete,     // user message -> complete_type for its chat to the client
 };
 
 inline constexpr std::uint32_t frame_label(int direction, int type_slot, int type_count) {

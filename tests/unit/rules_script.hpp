@@ -24,6 +24,8 @@ inline const char* stat_name(stat s) {
         case stat::uninspected: return "uninspected";
         case stat::isolation_dropped: return "isolation_dropped";
         case stat::leave_injected: return "leave_injected";
+        case stat::answers: return "answers";
+        case stat::answers_dropped: return "answers_dropped";
         case stat::count_: break;
     }
     return "?";
@@ -51,13 +53,22 @@ inline std::string render(const config& cfg, const action& a) {
             return std::string("log ") + levels[static_cast<int>(a.level)] + " " + a.event + " " +
                    (a.fields.is_null() ? "{}" : a.fields.dump());
         case action::kind::count:
-            return std::string("count ") + stat_name(a.counter) + " " +
-                   (a.counter == stat::frames ? frame_label_name(cfg, a.label) : std::to_string(a.label));
+        {
+            static const char* results[] = {"answered", "unanswered", "error", "closed"};
+            std::string label = a.counter == stat::frames ? frame_label_name(cfg, a.label)
+                                : a.counter == stat::answers && a.label < 4 ? results[a.label]
+                                                                            : std::to_string(a.label);
+            return std::string("count ") + stat_name(a.counter) + " " + label;
+        }
         case action::kind::user_message:
             return "user_message " + a.chat_id + (a.registered ? " registered" : " unregistered");
         case action::kind::chat_registered: return "chat_registered " + a.chat_id;
         case action::kind::chat_unregistered: return "chat_unregistered " + a.chat_id;
         case action::kind::chat_join_failed: return "chat_join_failed " + a.chat_id;
+        case action::kind::observe:
+            return std::string("observe ") +
+                   (a.histogram == latency::answer_first_frame ? "first_frame " : "complete ") +
+                   a.chat_id + " " + std::to_string(a.elapsed);
     }
     return "?";
 }
@@ -92,6 +103,12 @@ struct script {
     lines join_request(const std::string& chat, millis now = 0) {
         out.clear();
         acked = eng.on_join_request(chat, now, out);
+        return rendered();
+    }
+    // on_rest_message (a REST user message of this connection's session being forwarded).
+    lines rest_message(const std::string& chat, millis now = 0) {
+        out.clear();
+        eng.on_rest_message(chat, now, out);
         return rendered();
     }
     lines client(const std::string& payload, millis now = 0, bool text = true) {
