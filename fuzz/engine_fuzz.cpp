@@ -141,6 +141,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 const bool was_joined = eng.joined(x);
                 check(eng.on_join_request(x, now, out) == was_joined);
                 check(!was_joined || out.empty());
+                // And it is forwarded: its answer is awaited on this socket.
+                eng.on_rest_message(x, now, out);
                 frame = false;
                 break;
             }

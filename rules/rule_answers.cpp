@@ -25,10 +25,16 @@
 // user never got the whole answer. A frame naming no chat answers nothing. The timer is the
 // engine's one timer (see rule_join_inject.cpp): the body keeps the earliest arm_timer, and
 // every on_timer arms again for the oldest message still waiting.
+#include <functional>
+
 #include "rules/detail.hpp"
 
 namespace wsproxy::rules::detail {
 namespace {
+
+std::uint64_t chat_key(std::string_view chat_id) {
+    return std::hash<std::string_view>{}(chat_id);
+}
 
 bool listed(const std::vector<std::string>& types, std::string_view t) {
     for (const auto& name : types)
@@ -62,8 +68,10 @@ void track(frame_ctx& c, std::string_view chat_id) {
         emit_count(c.out, stat::answers_dropped, 0);
         return;
     }
+    // Room for all at once, so that a message never allocates: 24 bytes per entry.
+    if (q.capacity() < cfg.max_pending) q.reserve(cfg.max_pending);
     if (q.empty()) arm(c.out, c.now + cfg.timeout_ms);
-    q.push_back(pending_answer{std::string(chat_id), c.now, -1});
+    q.push_back(pending_answer{chat_key(chat_id), c.now, -1});
 }
 
 }  // namespace
@@ -78,10 +86,11 @@ void rule_answers(frame_ctx& c) {
     auto& q = c.st.pending_answers;
     if (q.empty()) return;
     const auto& cfg = c.cfg.answers;
+    const std::uint64_t key = chat_key(x);
     const bool complete = c.fi.type == cfg.complete_type;
     if (complete || listed(cfg.error_types, c.fi.type)) {
         for (auto it = q.begin(); it != q.end(); ++it) {
-            if (it->chat_id != x) continue;
+            if (it->chat != key) continue;
             if (complete) {
                 if (it->first_at < 0) observe(c.out, latency::answer_first_frame, c.now - it->sent_at, x);
                 observe(c.out, latency::answer_complete, c.now - it->sent_at, x);
@@ -96,7 +105,7 @@ void rule_answers(frame_ctx& c) {
     }
     if (!listed(cfg.first_frame_types, c.fi.type)) return;
     for (auto& p : q) {
-        if (p.chat_id != x || p.first_at >= 0) continue;
+        if (p.chat != key || p.first_at >= 0) continue;
         p.first_at = c.now;
         observe(c.out, latency::answer_first_frame, c.now - p.sent_at, x);
         return;

@@ -29,8 +29,10 @@ struct pending_reply {
 };
 
 // A user message this connection relayed whose answer has not ended yet (rule_answers.cpp).
+// The chat is kept as a hash: no allocation per message, and a collision between two chats
+// of one connection would only pair an answer with the other chat's message.
 struct pending_answer {
-    std::string chat_id;
+    std::uint64_t chat{0};  // std::hash of the chat id
     millis sent_at{0};
     millis first_at{-1};  // -1: no answer frame for it reached the client yet
 };

@@ -187,7 +187,7 @@ TEST_CASE("each (stat, label) pair counts into exactly one series of its family"
         check_family(metrics::proxy_stat_family[i], [&](std::uint32_t l) { s.count(st, l); });
     }
     CHECK(pairs == hit.size());
-    CHECK(pairs == 2 * 6 + 2 + 1 + 2 + 2 + 1 + 1 + 2 + 1 + 1 +  // rules::stat
+    CHECK(pairs == 2 * 6 + 2 + 1 + 2 + 2 + 1 + 1 + 2 + 1 + 1 + 4 + 1 +  // rules::stat
                        2 + std::size(metrics::values::upstream_error) + 4 + 9 +
                        metrics::http_codes.size() + 1 + 3 + 2 + 1 + 2 + 3);  // proxy_stat
 }

@@ -45,7 +45,7 @@ TEST_CASE("every key of the default file carries a comment", "[config]") {
         }
         previous = line;
     }
-    CHECK(keys == 40);  // mode, 6 sections, 33 keys in them
+    CHECK(keys == 46);  // mode, 7 sections, 38 keys in them
 }
 
 TEST_CASE("an empty file gives the defaults", "[config]") {
@@ -216,7 +216,7 @@ TEST_CASE("unknown and repeated keys are rejected", "[config]") {
     CHECK(error_of("mode: fix\npolicy:\n  grace: 10\n") ==
           R"(rules.yaml:3: unknown key "policy.grace": expected one of query_chat_key, path_chat_pattern, grace_ms, hide_injected_replies, repair_client_id, isolation_enforce, single_chat)");
     CHECK(error_of("gracems: 1\n") ==
-          R"(rules.yaml:1: unknown key "gracems": expected one of mode, paths, messages, policy, limits, rest, rejoin)");
+          R"(rules.yaml:1: unknown key "gracems": expected one of mode, paths, messages, policy, limits, rest, rejoin, answers)");
     CHECK(error_of("mode: fix\nmode: observe\n") ==
           R"(rules.yaml:2: key "mode": given twice, expected it once)");
 }

@@ -50,16 +50,19 @@ TEST_CASE("the happy path with the client's own join passes through untouched", 
     CHECK(s.server(f::joined(X), 130) ==
           fwd({"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":false})"}));
+    // The message waits for its answer (answers.timeout_ms, 30 s by default).
     CHECK(s.client(f::send(X), 200) ==
-          fwd({"count frames c2s/send_message", "user_message " + X + " registered"}));
+          fwd({"count frames c2s/send_message", "user_message " + X + " registered",
+               "arm_timer 30200"}));
     CHECK(s.server(f::broadcast("typing_start", X), 210) == fwd({"count frames s2c/typing_start"}));
-    CHECK(s.server(f::broadcast("response_chunk", X), 220) == fwd({"count frames s2c/response_chunk"}));
+    CHECK(s.server(f::broadcast("response_chunk", X), 220) ==
+          fwd({"count frames s2c/response_chunk", "observe first_frame " + X + " 20"}));
     CHECK(s.eng.state().answers_delivered);
     CHECK_FALSE(s.eng.state().isolation_violated);
-    CHECK(s.timer(1000).empty());
+    CHECK(s.timer(1000) == lines{"arm_timer 30200"});
 
     CHECK(s.close(1000, "bye", "client", 5000) ==
-          lines{"chat_unregistered " + X,
+          lines{"chat_unregistered " + X, "count answers closed",
                 R"(log info connection_closed {"bytes_client_to_server":174,)"
                 R"("bytes_server_to_client":1190,"client_id":"c-1","closed_by":"client",)"
                 R"("code":1000,"duration_ms":5000,"frames_client_to_server":2,)"
@@ -77,7 +80,7 @@ TEST_CASE("join_chat is injected before the first client frame that names an unj
                "count join_chat 1",
                R"(log info join_injected {"chat_id":")" + X +
                    R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
-               "user_message " + X + " registered"}));
+               "user_message " + X + " registered", "arm_timer 30200"}));
     // The answer to our join is hidden from the client, but the chat is registered.
     CHECK(s.server(f::joined(X), 210) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
@@ -124,7 +127,8 @@ TEST_CASE("with ?chat_id the join is injected once the grace period after connec
                 R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true})",
                 "hide"});
     CHECK(s.client(f::send(X), 500) ==
-          fwd({"count frames c2s/send_message", "user_message " + X + " registered"}));
+          fwd({"count frames c2s/send_message", "user_message " + X + " registered",
+               "arm_timer 30500"}));
 }
 
 TEST_CASE("a client that joins inside the grace period is never joined by us", "[engine]") {
@@ -148,8 +152,8 @@ TEST_CASE("the URL's chat is percent-decoded and never joined twice", "[engine]"
           fwd({"count frames c2s/send_message", "count join_missing 0",
                R"(inject>server {"type":"join_chat","data":{"chat_id":"a b c"}})", "count join_chat 1",
                R"(log info join_injected {"chat_id":"a b c","reason":"frame_for_unjoined_chat","type":"send_message"})",
-               "user_message a b c registered"}));
-    CHECK(s.timer(350).empty());
+               "user_message a b c registered", "arm_timer 30150"}));
+    CHECK(s.timer(350) == lines{"arm_timer 30150"});  // the answer's timeout, not a join
 }
 
 TEST_CASE("a URL chat id that is not UTF-8 is ignored", "[engine]") {
@@ -175,7 +179,7 @@ TEST_CASE("a leave_chat removes the chat, so a later message joins it again", "[
                "count join_chat 1",
                R"(log info join_injected {"chat_id":")" + X +
                    R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
-               "user_message " + X + " registered"}));
+               "user_message " + X + " registered", "arm_timer 30300"}));
 }
 
 TEST_CASE("client_id is captured from data, from the top level, or reported missing", "[engine]") {
@@ -338,7 +342,8 @@ TEST_CASE("observe mode changes no traffic and logs what it would have done", "[
                 R"(log info join_would_inject {"chat_id":")" + X + R"(","reason":"grace_expired"})"});
     // Once per chat: the send is counted as unregistered, nothing is injected.
     CHECK(s.client(f::send(X), 400) ==
-          fwd({"count frames c2s/send_message", "user_message " + X + " unregistered"}));
+          fwd({"count frames c2s/send_message", "user_message " + X + " unregistered",
+               "arm_timer 30400"}));
     CHECK(s.client(f::send(Y), 410) ==
           fwd({"count frames c2s/send_message", "count join_missing 0",
                R"(log info join_would_inject {"chat_id":")" + Y +
@@ -435,7 +440,7 @@ TEST_CASE("single_chat leaves the old chat before joining the new one", "[engine
                    inject_join_y, "count join_chat 1",
                    R"(log info join_injected {"chat_id":")" + Y +
                        R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
-                   "user_message " + Y + " registered"}));
+                   "user_message " + Y + " registered", "arm_timer 30200"}));
         REQUIRE(s.eng.state().chats.size() == 1);
         CHECK(s.eng.state().chats[0].chat_id == Y);
     }
@@ -455,7 +460,7 @@ TEST_CASE("chat ids with escapes are decoded and injected re-escaped", "[engine]
     const std::string frame = R"({"type":"send_message","data":{"chat_id":"a\"b\\c\u00e9\ud83d\ude00","content":"x"}})";
     const std::string decoded = "a\"b\\c\xC3\xA9\xF0\x9F\x98\x80";
     const lines got = s.client(frame, 200);
-    REQUIRE(got.size() == 7);
+    REQUIRE(got.size() == 8);  // ..., user_message, arm_timer (the answer's timeout), forward
     CHECK(got[2] == "inject>server {\"type\":\"join_chat\",\"data\":{\"chat_id\":\"a\\\"b\\\\c\xC3\xA9\xF0\x9F\x98\x80\"}}");
     CHECK(s.out[2].injected);
     CHECK(s.eng.state().chats.at(0).chat_id == decoded);
@@ -551,7 +556,8 @@ TEST_CASE("a client cannot grow the per-connection state without bound", "[engin
     greet(s);
     // A chat id beyond 256 bytes is relayed, never tracked or injected.
     CHECK(s.client(f::send(std::string(300, 'x')), 200) ==
-          fwd({"count frames c2s/send_message", "user_message " + std::string(300, 'x') + " unregistered"}));
+          fwd({"count frames c2s/send_message", "user_message " + std::string(300, 'x') + " unregistered",
+               "arm_timer 30200"}));
     for (int i = 0; i < 100; ++i) s.client(f::send("chat-" + std::to_string(i)), 300 + i);
     CHECK(s.eng.state().chats.size() == 64);
     CHECK(s.client(f::join("one-more"), 500) == fwd({"count frames c2s/join_chat", "count join_chat 0"}));
