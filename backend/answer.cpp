@@ -53,22 +53,29 @@ class answer_stream : public std::enable_shared_from_this<answer_stream> {
 
 frame_ptr share(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
-}  // namespace
 
-void start_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
-                  std::string tenant, std::string chat_id, std::string in_reply_to,
-                  std::string content) {
+// The answer's frames go out now: registration is checked here, once.
+void broadcast_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
+                      const std::string& tenant, const std::string& chat_id,
+                      const std::string& response_id, const std::string& in_reply_to,
+                      const std::string& text, std::uint64_t nth) {
   auto& s = *st;
-  counters::add(s.count.user_messages);
-  s.history.append(tenant, chat_id, "user", in_reply_to, content, now_ms());
-  const std::string text = answer_text(content);
-  const std::string response_id = make_uuid();
-  s.history.append(tenant, chat_id, "assistant", response_id, text, now_ms());
-
   std::string key = registry::key(tenant, chat_id);
   if (s.reg.members_by_key(key)->empty()) {
     counters::add(s.count.unregistered_broadcasts);
     s.log.no_clients(chat_id, tenant);
+    return;
+  }
+  if (s.opts.drop_answers != 0 && nth % s.opts.drop_answers == 0) {
+    counters::add(s.count.answers_dropped);
+    s.log.answer_dropped(chat_id, tenant);
+    return;
+  }
+  if (s.opts.error_answers != 0 && nth % s.opts.error_answers == 0) {
+    counters::add(s.count.answers_failed);
+    s.log.answer_failed(chat_id, tenant);
+    s.reg.broadcast_by_key(key, share(s.dia->answer_error(tenant, chat_id, "answer_failed",
+                                                          "the answer could not be produced")));
     return;
   }
   counters::add(s.count.answers_delivered);
@@ -98,6 +105,32 @@ void start_answer(const std::shared_ptr<shared_state>& st, const net::any_io_exe
   stream->frames_ = std::move(frames);
   stream->pause_before_ = std::move(pause);
   stream->run();
+}
+
+}  // namespace
+
+void start_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
+                  std::string tenant, std::string chat_id, std::string in_reply_to,
+                  std::string content) {
+  auto& s = *st;
+  // The message's place in arrival order picks the answers that --drop-answers and
+  // --error-answers spoil.
+  const std::uint64_t nth = s.count.user_messages.fetch_add(1, std::memory_order_relaxed) + 1;
+  s.history.append(tenant, chat_id, "user", in_reply_to, content, now_ms());
+  std::string text = answer_text(content);
+  std::string response_id = make_uuid();
+  s.history.append(tenant, chat_id, "assistant", response_id, text, now_ms());
+
+  if (s.opts.answer_delay_ms == 0)
+    return broadcast_answer(st, ex, tenant, chat_id, response_id, in_reply_to, text, nth);
+  auto timer = std::make_shared<net::steady_timer>(ex);
+  timer->expires_after(std::chrono::milliseconds(s.opts.answer_delay_ms));
+  timer->async_wait([st, ex, timer, tenant = std::move(tenant), chat_id = std::move(chat_id),
+                     response_id = std::move(response_id),
+                     in_reply_to = std::move(in_reply_to), text = std::move(text),
+                     nth](const boost::system::error_code& ec) {
+    if (!ec) broadcast_answer(st, ex, tenant, chat_id, response_id, in_reply_to, text, nth);
+  });
 }
 
 }  // namespace chat_backend

@@ -3,7 +3,8 @@
 // stored, then broadcast to the chat as typing_start, response_start,
 // N x response_chunk, response_complete, typing_stop (standard names).
 //
-// Registration is checked once, when the answer starts: with nobody
+// Registration is checked once, when the answer starts (--answer-delay-ms after the
+// message; --drop-answers and --error-answers spoil some answers on purpose): with nobody
 // registered the backend logs "No clients registered for specific chat <id>"
 // exactly once and discards the whole answer. Otherwise each frame goes to
 // the members registered at the moment it is sent (a member that leaves

@@ -48,6 +48,13 @@ struct options {
   // join_chat for a chat named here is answered after this many milliseconds: a backend
   // slow to register, for trying what waits on its answer (CHAT_ID -> ms).
   std::vector<std::pair<std::string, int>> join_delays;
+  // Answers that go wrong on purpose, to try the proxy's answer SLIs. The answer starts
+  // answer_delay_ms after the user message (registration is checked then). Of the user
+  // messages in arrival order, every drop_answers-th gets no answer at all and every
+  // error_answers-th (of the others) an error frame for its chat instead; 0: never.
+  unsigned answer_delay_ms = 0;
+  unsigned drop_answers = 0;
+  unsigned error_answers = 0;
   log_format format = log_format::text;
   // Receives each log line without its newline, from any server thread (calls
   // are serialised). Empty: write the line to stdout and flush.
@@ -67,6 +74,8 @@ struct stats {
   std::uint64_t joins = 0;
   std::uint64_t leaves = 0;
   std::uint64_t auto_registrations = 0;
+  std::uint64_t answers_dropped = 0;        // withheld by --drop-answers
+  std::uint64_t answers_failed = 0;         // an error frame instead, by --error-answers
 };
 
 // Owns its io_context threads, the listening socket, every connection and

@@ -172,6 +172,13 @@ class standard_dialect final : public dialect {
     return envelope("error", json_object().str("code", code).str("message", message).done(),
                     tenant, {});
   }
+  std::string answer_error(std::string_view tenant, std::string_view chat_id,
+                           std::string_view code, std::string_view message) const override {
+    return envelope(
+        "error",
+        json_object().str("chat_id", chat_id).str("code", code).str("message", message).done(),
+        tenant, chat_id);
+  }
 
  private:
   // {"type","data","message_id","chat_id","tenant_id","event_ts"}, plus one
@@ -308,6 +315,12 @@ class rooms_dialect final : public dialect {
   std::string error(std::string_view, std::string_view code,
                     std::string_view message) const override {
     return envelope("error", json_object().str("code", code).str("message", message).done(), {});
+  }
+  std::string answer_error(std::string_view, std::string_view room, std::string_view code,
+                           std::string_view message) const override {
+    return envelope(
+        "error",
+        json_object().str("room", room).str("code", code).str("message", message).done(), room);
   }
 
  private:

@@ -51,6 +51,10 @@ class dialect {
   virtual std::string pong(std::string_view tenant) const = 0;
   virtual std::string error(std::string_view tenant, std::string_view code,
                             std::string_view message) const = 0;
+  // An error frame for one chat's user message (--error-answers): the error frame with the
+  // chat's id in its data and in the envelope.
+  virtual std::string answer_error(std::string_view tenant, std::string_view chat_id,
+                                   std::string_view code, std::string_view message) const = 0;
 };
 
 std::unique_ptr<const dialect> make_dialect(dialect_kind kind, client_id_at cid);

@@ -93,6 +93,16 @@ void logger::no_clients(std::string_view chat_id, std::string_view tenant) {
        {{"chat_id", chat_id}, {"tenant_id", tenant}});
 }
 
+void logger::answer_dropped(std::string_view chat_id, std::string_view tenant) {
+  emit("warning", "answer_dropped", cat({"Dropped the answer for chat ", chat_id}),
+       {{"chat_id", chat_id}, {"tenant_id", tenant}});
+}
+
+void logger::answer_failed(std::string_view chat_id, std::string_view tenant) {
+  emit("error", "answer_failed", cat({"Answer failed for chat ", chat_id}),
+       {{"chat_id", chat_id}, {"tenant_id", tenant}});
+}
+
 void logger::dropped(std::string_view client_id, std::string_view reason) {
   emit("warning", "client_dropped", cat({"Dropped client ", client_id, ": ", reason}),
        {{"client_id", client_id}, {"reason", reason}});

@@ -22,6 +22,9 @@ class logger {
   void auto_registered(std::string_view client_id, std::string_view chat_id,
                        std::string_view tenant);
   void no_clients(std::string_view chat_id, std::string_view tenant);
+  // An answer withheld on purpose (--drop-answers) or replaced by an error (--error-answers).
+  void answer_dropped(std::string_view chat_id, std::string_view tenant);
+  void answer_failed(std::string_view chat_id, std::string_view tenant);
   void dropped(std::string_view client_id, std::string_view reason);
   void stopped();
 

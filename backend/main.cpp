@@ -82,6 +82,18 @@ int main(int argc, char** argv) {
   app.add_option("--join-delay", join_delays,
                  "CHAT_ID=MS: answer (and perform) join_chat for this chat only after MS "
                  "milliseconds (repeatable; to try what waits on a join's answer)");
+  app.add_option("--answer-delay-ms", opts.answer_delay_ms,
+                 "Start each answer this many milliseconds after its user message (0: at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 600000u));
+  app.add_option("--drop-answers", opts.drop_answers,
+                 "Answer no message of every N (the Nth, 2Nth, ... user message; 0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 1000000u));
+  app.add_option("--error-answers", opts.error_answers,
+                 "Answer every Nth user message with an error frame for its chat instead (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 1000000u));
   app.add_option("--log-format", format, "Log lines: text (the exact protocol lines) | json")
       ->capture_default_str()
       ->check(CLI::IsMember(format_names));

@@ -157,6 +157,8 @@ stats server::snapshot() const {
   s.joins = rd(c.joins);
   s.leaves = rd(c.leaves);
   s.auto_registrations = rd(c.auto_registrations);
+  s.answers_dropped = rd(c.answers_dropped);
+  s.answers_failed = rd(c.answers_failed);
   return s;
 }
 

@@ -19,7 +19,8 @@ namespace chat_backend {
 struct counters {
   std::atomic<std::uint64_t> connections_accepted{0}, connections_open{0}, http_requests{0},
       user_messages{0}, answers_delivered{0}, unregistered_broadcasts{0}, frames_sent{0},
-      bad_requests{0}, joins{0}, leaves{0}, auto_registrations{0};
+      bad_requests{0}, joins{0}, leaves{0}, auto_registrations{0}, answers_dropped{0},
+      answers_failed{0};
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
