@@ -44,27 +44,32 @@ std::vector<session_registry::socket_ref> session_registry::sockets(
 }
 
 void session_registry::remember_chat(const std::string& session, const std::string& chat,
-                                     std::int64_t now, std::size_t max_chats) {
+                                     std::int64_t now, std::size_t max_chats,
+                                     std::uint64_t conn) {
     std::lock_guard lock(mutex_);
     evict_if_full();
     auto& e = sessions_[session];
     auto& c = e.chats;
     c.erase(std::remove_if(c.begin(), c.end(), [&](const chat_use& u) { return u.chat == chat; }),
             c.end());
-    c.insert(c.begin(), chat_use{chat, now});
+    c.insert(c.begin(), chat_use{chat, now, conn});
     if (c.size() > max_chats) c.resize(max_chats);
     e.last_used = now;
 }
 
 std::vector<std::string> session_registry::remembered_chats(const std::string& session,
                                                             std::int64_t now,
-                                                            std::int64_t ttl_ms) const {
+                                                            std::int64_t ttl_ms,
+                                                            std::vector<std::uint64_t>* conns) const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
     auto it = sessions_.find(session);
     if (it == sessions_.end()) return out;
     for (const auto& u : it->second.chats)
-        if (now - u.at <= ttl_ms) out.push_back(u.chat);
+        if (now - u.at <= ttl_ms) {
+            out.push_back(u.chat);
+            if (conns) conns->push_back(u.conn);
+        }
     return out;
 }
 

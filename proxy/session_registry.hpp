@@ -30,12 +30,14 @@ public:
     void touch_socket(const std::string& session, std::uint64_t id, std::int64_t now);
     std::vector<socket_ref> sockets(const std::string& session) const;
 
-    // A socket of the session joined `chat` (acknowledged by the backend).
+    // A socket of the session (connection `conn`) joined `chat` (acknowledged by the backend).
     void remember_chat(const std::string& session, const std::string& chat, std::int64_t now,
-                       std::size_t max_chats);
-    // Chats joined within `ttl_ms`, most recent first.
+                       std::size_t max_chats, std::uint64_t conn = 0);
+    // Chats joined within `ttl_ms`, most recent first; `conns`, when given, receives the
+    // connection that joined each (the cause of a rejoin).
     std::vector<std::string> remembered_chats(const std::string& session, std::int64_t now,
-                                              std::int64_t ttl_ms) const;
+                                              std::int64_t ttl_ms,
+                                              std::vector<std::uint64_t>* conns = nullptr) const;
 
     std::size_t size() const;
 
@@ -43,6 +45,7 @@ private:
     struct chat_use {
         std::string chat;
         std::int64_t at{0};
+        std::uint64_t conn{0};
     };
     struct entry {
         std::vector<socket_ref> sockets;

@@ -192,6 +192,10 @@ nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>
           {"binary", e.binary},
           {"uninspected", e.uninspected}}},
     };
+    if (e.injected || e.hidden) {
+        j["reason"] = or_null(e.reason);
+        j["cause"] = or_null(e.cause);
+    }
     if (e.payload) j["payload"] = redacted_payload(*e.payload, redact);
     if (e.payload_truncated) j["payload_omitted"] = "larger than the tap's payload limit";
     return j;
@@ -264,6 +268,8 @@ void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::act
             frame_event e = base();
             e.dir = a.to;
             e.injected = true;
+            e.reason = rules::reason_name(a.why);
+            e.cause = bounded(a.cause);
             e.size = a.payload.size();
             describe_own_frame(eng.cfg(), a.payload, e);
             with_payload(e, a.payload);
@@ -275,6 +281,10 @@ void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::act
             e.dir = *from;
             e.size = payload.size();
             e.hidden = a.what == kind::hide;
+            if (e.hidden) {
+                e.reason = rules::reason_name(a.why);
+                e.cause = bounded(a.cause);
+            }
             e.replaced = a.what == kind::replace;
             e.binary = !text || fi.kind == rules::frame_kind::binary;
             e.invalid = fi.kind == rules::frame_kind::invalid ||

@@ -49,6 +49,10 @@ struct frame_event {
     bool invalid{false};   // text that is not JSON (or not a JSON object)
     bool binary{false};
     bool uninspected{false};                // too deep or too large to classify
+    // Injected or hidden by the proxy: why (rules::reason_name) and what caused it (the frame
+    // type, the REST request "METHOD /path", the earlier connection's id, the chat joined).
+    std::string reason;
+    std::string cause;
     std::optional<std::string> payload;    // raw text, only with --tap-payloads (redacted later)
     bool payload_truncated{false};          // payloads enabled, but the frame was too large
 };

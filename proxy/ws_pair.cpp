@@ -273,7 +273,8 @@ void ws_pair::on_client_accept(beast::error_code ec) {
         session_touched_ = now;
         if (cfg.rejoin.enabled)
             info.remembered_chats = w_.shared.sessions.remembered_chats(
-                session_, now, static_cast<std::int64_t>(cfg.rejoin.ttl_s) * 1000);
+                session_, now, static_cast<std::int64_t>(cfg.rejoin.ttl_s) * 1000,
+                &info.remembered_conns);
     }
     {
         // The query stays out: it may carry tokens. The user agent is cut at 256 bytes.
@@ -530,7 +531,7 @@ void ws_pair::run_actions(int from) {
                 w_.shared.chats.add(a.chat_id);
                 if (!session_.empty())
                     w_.shared.sessions.remember_chat(session_, a.chat_id, now_ms(),
-                                                     engine_.cfg().rejoin.max_chats);
+                                                     engine_.cfg().rejoin.max_chats, id_);
                 settle_waiters(a.chat_id, true);
                 break;
             case action::kind::chat_unregistered:
@@ -909,11 +910,12 @@ void ws_pair::drain() {
         send_close(s, ws::close_code::going_away, "proxy shutting down");
 }
 
-void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done) {
+void ws_pair::ensure_joined(const std::string& chat, std::function<void(bool)> done,
+                            const std::string& cause) {
     if (!established_ || finished_) return done(false);
     actions_.clear();
     const auto now = now_ms();
-    bool joined = engine_.on_join_request(chat, now, actions_);
+    bool joined = engine_.on_join_request(chat, now, actions_, cause);
     // The REST message is on its way: its answer is expected on this socket (answer SLIs).
     engine_.on_rest_message(chat, now, actions_);
     run_actions(-1);

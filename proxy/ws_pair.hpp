@@ -41,7 +41,9 @@ public:
     // acknowledged the join (at once if it already had), `done(false)` when no
     // join is coming (observe mode, a failed join, the socket closing). Runs on
     // this pair's thread; `done` is called there too.
-    void ensure_joined(const std::string& chat, std::function<void(bool)> done);
+    // `cause`: the REST request ("METHOD /path"), shown as the reason's cause (tap, log).
+    void ensure_joined(const std::string& chat, std::function<void(bool)> done,
+                       const std::string& cause = {});
     // Called by the worker every sweep_interval(): idle timeout and keep-alive pings,
     // writes stalled past --write-timeout (the peer stopped reading), close
     // handshakes the peer never answers.

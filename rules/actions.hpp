@@ -20,6 +20,32 @@ enum class direction : std::uint8_t { client_to_server = 0, server_to_client = 1
 
 enum class log_level : std::uint8_t { debug, info, warn, error };
 
+// Why the proxy injected or hid a frame: on inject and hide actions and on the log lines of
+// those events. What caused it is the action's `cause`: the frame type (frame), the REST
+// request's "METHOD /path" (rest_session), the earlier connection's id (rejoin), the chat
+// being joined (single_chat_leave).
+enum class inject_reason : std::uint8_t {
+    none,               // not ours (a hide of the client's own frame never happens)
+    frame,              // a client frame named a chat the connection had not joined
+    url_grace,          // the upgrade URL's chat, once policy.grace_ms had passed
+    rest_session,       // a REST user message of the connection's session
+    rejoin,             // a chat the session's earlier connection had joined
+    single_chat_leave,  // policy.single_chat: leaving a chat to join another
+    isolation,          // policy.isolation_enforce dropped a broadcast for a foreign chat
+};
+constexpr const char* reason_name(inject_reason r) {
+    switch (r) {
+        case inject_reason::frame: return "frame";
+        case inject_reason::url_grace: return "url_grace";
+        case inject_reason::rest_session: return "rest_session";
+        case inject_reason::rejoin: return "rejoin";
+        case inject_reason::single_chat_leave: return "single_chat_leave";
+        case inject_reason::isolation: return "isolation";
+        case inject_reason::none: break;
+    }
+    return "";
+}
+
 struct action {
     enum class kind : std::uint8_t {
         forward,     // send the current frame on, unchanged (same buffer, no copy)
@@ -47,6 +73,8 @@ struct action {
     millis at{0};                               // arm_timer
     latency histogram{latency::answer_first_frame};  // observe
     millis elapsed{0};                          // observe: milliseconds
+    inject_reason why{inject_reason::none};     // inject, hide: why the proxy did it
+    std::string cause;                          // inject, hide: what caused it (see inject_reason)
     std::string payload;                        // replace, inject
     std::string chat_id;                        // user_message, chat_*, observe
     std::string event;                          // log: event name

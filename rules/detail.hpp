@@ -49,6 +49,8 @@ struct frame_ctx {
     std::string_view payload;
     action::kind verdict{action::kind::forward};
     std::string replacement{};  // the payload of a replace verdict
+    inject_reason verdict_why{inject_reason::none};  // a hide verdict: why, and its cause
+    std::string verdict_cause{};
     bool done{false};
 
     bool fix() const { return cfg.run_mode == mode::fix; }
@@ -78,16 +80,19 @@ void answers_on_close(frame_ctx& c);
 // on_timer: the grace period after connection_ready ran out (rule_join_inject.cpp).
 void join_inject_on_timer(frame_ctx& c);
 // on_join_request: an outside request (REST) to join `chat_id`, a usable id (rule_join_inject.cpp).
-void join_on_request(frame_ctx& c, std::string_view chat_id);
+void join_on_request(frame_ctx& c, std::string_view chat_id, std::string_view cause);
 // single_chat: before this connection joins `joining`, leave every other chat it is in.
 void single_chat_before_join(frame_ctx& c, std::string_view joining);
 // Sends join_chat for `chat_id` upstream (fix mode) or logs that it would (observe mode).
-void inject_join(frame_ctx& c, std::string_view chat_id, const char* reason);
+// `cause`: what caused it (see inject_reason); the frame's type is taken from the frame.
+void inject_join(frame_ctx& c, std::string_view chat_id, inject_reason why,
+                 std::string_view cause = {});
 
 // Emitters (emit.cpp).
 void emit_count(actions& out, stat s, std::uint32_t label = 0);
 void emit_log(actions& out, log_level level, const char* event, nlohmann::json fields);
-void emit_inject(actions& out, direction to, std::string payload);
+void emit_inject(actions& out, direction to, std::string payload, inject_reason why,
+                 std::string_view cause);
 void emit_chat(actions& out, action::kind what, std::string_view chat_id);
 
 // Per-connection bounds: a client cannot grow our state without limit. A chat id longer
@@ -101,7 +106,8 @@ bool trackable(const connection_state& st, std::string_view chat_id);
 chat_entry* find_chat(connection_state& st, std::string_view chat_id);
 bool is_joined(const chat_entry* e);  // requested or acknowledged
 void remove_chat(connection_state& st, std::string_view chat_id);
-void push_pending(connection_state& st, std::string_view chat_id, bool join, bool by_us);
+void push_pending(connection_state& st, std::string_view chat_id, bool join, bool by_us,
+                  inject_reason why = inject_reason::none, std::string_view cause = {});
 bool contains(const std::vector<std::string>& list, std::string_view s);
 void erase_value(std::vector<std::string>& list, std::string_view s);
 

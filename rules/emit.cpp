@@ -20,12 +20,15 @@ void emit_log(actions& out, log_level level, const char* event, nlohmann::json f
     a.fields = std::move(fields);
 }
 
-void emit_inject(actions& out, direction to, std::string payload) {
+void emit_inject(actions& out, direction to, std::string payload, inject_reason why,
+                 std::string_view cause) {
     action& a = out.emplace_back();
     a.what = action::kind::inject;
     a.to = to;
     a.injected = true;
     a.payload = std::move(payload);
+    a.why = why;
+    a.cause = cause;
 }
 
 void emit_chat(actions& out, action::kind what, std::string_view chat_id) {
@@ -53,11 +56,13 @@ void remove_chat(connection_state& st, std::string_view chat_id) {
     std::erase_if(st.chats, [&](const chat_entry& e) { return e.chat_id == chat_id; });
 }
 
-void push_pending(connection_state& st, std::string_view chat_id, bool join, bool by_us) {
+void push_pending(connection_state& st, std::string_view chat_id, bool join, bool by_us,
+                  inject_reason why, std::string_view cause) {
     // A backend that never answers must not grow this without bound.
     constexpr std::size_t limit = 256;
     if (st.pending_replies.size() >= limit) st.pending_replies.erase(st.pending_replies.begin());
-    st.pending_replies.push_back(pending_reply{std::string(chat_id), join, by_us});
+    st.pending_replies.push_back(
+        pending_reply{std::string(chat_id), join, by_us, why, std::string(cause)});
 }
 
 bool contains(const std::vector<std::string>& list, std::string_view s) {

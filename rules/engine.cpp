@@ -85,6 +85,7 @@ void engine::on_open(const open_info& info, millis now, actions& out) {
     state_.last_frame_at = now;
     state_.query_chat_id.clear();
     state_.rejoin_chats.clear();
+    state_.rejoin_conns.clear();
     // Only a usable chat id is kept: it may end up in a frame we send.
     std::string chat = query_value(info.target, cfg_->query_chat_key);
     if (chat.empty() && !cfg_->path_chat_pattern.empty())
@@ -95,7 +96,10 @@ void engine::on_open(const open_info& info, millis now, actions& out) {
         const std::size_t scan = std::min<std::size_t>(info.remembered_chats.size(), 4 * max_rejoin_chats);
         for (std::size_t i = 0; i < scan && state_.rejoin_chats.size() < cfg_->rejoin.max_chats; ++i) {
             const std::string& x = info.remembered_chats[i];
-            if (usable_chat_id(x) && !contains(state_.rejoin_chats, x)) state_.rejoin_chats.push_back(x);
+            if (usable_chat_id(x) && !contains(state_.rejoin_chats, x)) {
+                state_.rejoin_chats.push_back(x);
+                state_.rejoin_conns.push_back(i < info.remembered_conns.size() ? info.remembered_conns[i] : 0);
+            }
         }
     }
 }
@@ -116,6 +120,10 @@ void engine::on_frame(direction from, std::string_view payload, bool is_text, mi
     action& v = out.emplace_back();
     v.what = c.verdict;
     if (c.verdict == action::kind::replace) v.payload = std::move(c.replacement);
+    if (c.verdict == action::kind::hide) {
+        v.why = c.verdict_why;
+        v.cause = std::move(c.verdict_cause);
+    }
 }
 
 void engine::on_timer(millis now, actions& out) {
@@ -126,7 +134,8 @@ void engine::on_timer(millis now, actions& out) {
     answers_on_timer(c);
 }
 
-bool engine::on_join_request(std::string_view chat_id, millis now, actions& out) {
+bool engine::on_join_request(std::string_view chat_id, millis now, actions& out,
+                             std::string_view cause) {
     if (state_.current == phase::closed) return false;
     if (joined(chat_id)) return true;
     if (!usable_chat_id(chat_id)) {
@@ -135,7 +144,7 @@ bool engine::on_join_request(std::string_view chat_id, millis now, actions& out)
     }
     frame_info none;
     frame_ctx c{*cfg_, state_, none, direction::client_to_server, now, out, {}};
-    join_on_request(c, chat_id);
+    join_on_request(c, chat_id, cause);
     return false;
 }
 

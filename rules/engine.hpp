@@ -25,6 +25,9 @@ struct open_info {
     // The chats this connection's session joined lately (config::rejoin), most recent
     // first, from the body's per-session memory. Empty: nothing to rejoin.
     std::vector<std::string> remembered_chats{};
+    // The connection that joined each remembered chat (same order; missing or 0: unknown),
+    // named as the cause of a rejoin.
+    std::vector<std::uint64_t> remembered_conns{};
 };
 
 struct close_info {
@@ -54,7 +57,9 @@ public:
     // logged (observe) unless one is already on its way, and the body may wait for the
     // chat_registered action. Before connection_ready the join is queued and sent at
     // connection_ready. Never emits forward/replace/hide.
-    bool on_join_request(std::string_view chat_id, millis now, actions& out);
+    // `cause` names the request ("POST /api/v1/chats/X/messages") for the log and the tap.
+    bool on_join_request(std::string_view chat_id, millis now, actions& out,
+                         std::string_view cause = {});
     // A REST user message for `chat_id` of this connection's session is being forwarded:
     // its answer is expected on this socket (config::answers), as for a user message frame.
     // Emits only arm_timer and count actions.

@@ -32,6 +32,7 @@ void rule_isolation(frame_ctx& c) {
              {{"chat_id", std::string(x)}, {"type", std::string(c.fi.type)}});
     if (c.cfg.isolation_enforce && c.fix()) {
         c.verdict = action::kind::hide;
+        c.verdict_why = inject_reason::isolation;
         emit_count(c.out, stat::isolation_dropped, 0);
     }
 }

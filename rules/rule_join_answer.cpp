@@ -24,21 +24,25 @@ namespace wsproxy::rules::detail {
 namespace {
 
 // Takes the oldest pending request of kind `join` for `x` (any chat when x is empty).
-// Returns whether one was found; `x` and `by_us` are filled from it.
-bool take_pending(connection_state& st, bool join, std::string& x, bool& by_us) {
+// Returns whether one was found; `x` and `taken` are filled from it.
+bool take_pending(connection_state& st, bool join, std::string& x, pending_reply& taken) {
     auto& q = st.pending_replies;
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it->join != join || (!x.empty() && it->chat_id != x)) continue;
-        x = std::move(it->chat_id);
-        by_us = it->by_us;
+        x = it->chat_id;
+        taken = std::move(*it);
         q.erase(it);
         return true;
     }
     return false;
 }
 
-void hide_if_ours(frame_ctx& c, bool by_us) {
-    if (by_us && c.cfg.hide_injected_replies && c.fix()) c.verdict = action::kind::hide;
+// The hide carries the reason of our frame that the answer answers.
+void hide_if_ours(frame_ctx& c, pending_reply& ours) {
+    if (!ours.by_us || !c.cfg.hide_injected_replies || !c.fix()) return;
+    c.verdict = action::kind::hide;
+    c.verdict_why = ours.why;
+    c.verdict_cause = std::move(ours.cause);
 }
 
 }  // namespace
@@ -50,8 +54,9 @@ void rule_join_answer(frame_ctx& c) {
     c.done = true;
 
     std::string x(c.fi.chat_id);
-    bool by_us = false;
-    take_pending(c.st, joined, x, by_us);
+    pending_reply ours;
+    take_pending(c.st, joined, x, ours);
+    const bool by_us = ours.by_us;
     const bool success = c.fi.success != 0;
 
     if (!joined) {
@@ -59,7 +64,7 @@ void rule_join_answer(frame_ctx& c) {
             erase_value(c.st.registered, x);
             emit_chat(c.out, action::kind::chat_unregistered, x);
         }
-        hide_if_ours(c, by_us);
+        hide_if_ours(c, ours);
         return;
     }
 
@@ -71,17 +76,19 @@ void rule_join_answer(frame_ctx& c) {
             c.st.registered.push_back(x);
             emit_chat(c.out, action::kind::chat_registered, x);
         }
-        emit_log(c.out, log_level::info, "chat_joined",
-                 {{"client_id", c.st.client_id}, {"chat_id", x}, {"injected", by_us}});
+        nlohmann::json fields{{"client_id", c.st.client_id}, {"chat_id", x}, {"injected", by_us}};
+        if (by_us) fields["reason"] = reason_name(ours.why);
+        emit_log(c.out, log_level::info, "chat_joined", std::move(fields));
     } else {
         if (e) e->state = join_state::failed;
         emit_count(c.out, stat::chat_joined, 1);
         // A REST message held for this join is released at once, not by its timeout.
         if (!x.empty()) emit_chat(c.out, action::kind::chat_join_failed, x);
-        emit_log(c.out, log_level::warn, "chat_join_failed",
-                 {{"chat_id", x}, {"error", std::string(c.fi.error)}, {"injected", by_us}});
+        nlohmann::json fields{{"chat_id", x}, {"error", std::string(c.fi.error)}, {"injected", by_us}};
+        if (by_us) fields["reason"] = reason_name(ours.why);
+        emit_log(c.out, log_level::warn, "chat_join_failed", std::move(fields));
     }
-    hide_if_ours(c, by_us);
+    hide_if_ours(c, ours);
 }
 
 }  // namespace wsproxy::rules::detail

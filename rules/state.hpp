@@ -26,6 +26,8 @@ struct pending_reply {
     std::string chat_id;
     bool join{true};    // join_chat (true) or leave_chat (false)
     bool by_us{false};  // we sent it: its answer may be hidden from the client
+    inject_reason why{inject_reason::none};  // by us: why we sent it (and so hide the answer)
+    std::string cause{};
 };
 
 // A user message this connection relayed whose answer has not ended yet (rule_answers.cpp).
@@ -56,7 +58,9 @@ struct connection_state {
                                             // and has not confirmed left: chat_(un)registered
     std::vector<std::string> would_join;    // observe mode: chats we would have joined
     std::vector<std::string> queued_joins;  // join requests (REST) waiting for connection_ready
+    std::vector<std::string> queued_causes; // ... and the request of each ("METHOD /path")
     std::vector<std::string> rejoin_chats;  // the session's remembered chats, most recent first
+    std::vector<std::uint64_t> rejoin_conns;  // ... and the connection that joined each (0: unknown)
     bool joined_any{false};  // a join went upstream (or would have) for some chat, by anyone
     std::vector<pending_answer> pending_answers;  // oldest first, at most answers.max_pending
 };

@@ -264,8 +264,11 @@ void http_session::hold_for_joins(const std::string& chat, const std::string& se
     // Only a weak reference crosses threads, so this session is never destroyed elsewhere.
     std::weak_ptr<http_session> weak = weak_from_this();
     worker* home = &w_;
+    // The request, as the cause of the joins (tap, logs): the path without its query.
+    std::string target(req_.target().substr(0, req_.target().find('?')).substr(0, 512));
+    std::string cause = std::string(req_.method_string()) + " " + target;
     for (const auto& ref : refs) {
-        net::post(ref.owner->ioc, [owner = ref.owner, id = ref.id, chat, weak, home, hold] {
+        net::post(ref.owner->ioc, [owner = ref.owner, id = ref.id, chat, weak, home, hold, cause] {
             auto reply = [weak, home, hold](bool joined) {
                 net::post(home->ioc, [weak, joined, hold] {
                     if (auto self = weak.lock()) self->on_join_result(hold, joined);
@@ -274,7 +277,7 @@ void http_session::hold_for_joins(const std::string& chat, const std::string& se
             auto it = owner->pairs.find(id);
             auto pair = it == owner->pairs.end() ? nullptr : it->second.lock();
             if (!pair) return reply(false);
-            pair->ensure_joined(chat, reply);
+            pair->ensure_joined(chat, reply, cause);
         });
     }
 }

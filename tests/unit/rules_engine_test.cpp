@@ -79,12 +79,12 @@ TEST_CASE("join_chat is injected before the first client frame that names an unj
           fwd({"count frames c2s/send_message", "count join_missing 0", inject_join_x,
                "count join_chat 1",
                R"(log info join_injected {"chat_id":")" + X +
-                   R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
+                   R"(","reason":"frame","type":"send_message"})",
                "user_message " + X + " registered", "arm_timer 30200"}));
     // The answer to our join is hidden from the client, but the chat is registered.
     CHECK(s.server(f::joined(X), 210) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
-                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true})",
+                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true,"reason":"frame"})",
                 "hide"});
     // Never a second join for the same chat.
     CHECK(s.client(f::send(X, "again"), 300) ==
@@ -104,7 +104,7 @@ TEST_CASE("a typing frame for an unjoined chat also gets the join first", "[engi
           fwd({"count frames c2s/typing_start", "count join_missing 0", inject_join_y,
                "count join_chat 1",
                R"(log info join_injected {"chat_id":")" + Y +
-                   R"(","reason":"frame_for_unjoined_chat","type":"typing_start"})"}));
+                   R"(","reason":"frame","type":"typing_start"})"}));
 }
 
 TEST_CASE("with ?chat_id the join is injected once the grace period after connection_ready runs out",
@@ -119,12 +119,12 @@ TEST_CASE("with ?chat_id the join is injected once the grace period after connec
     CHECK(s.timer(349) == lines{"arm_timer 350"});
     CHECK(s.timer(350) ==
           lines{"count join_missing 0", inject_join_x, "count join_chat 1",
-                R"(log info join_injected {"chat_id":")" + X + R"(","reason":"grace_expired"})"});
+                R"(log info join_injected {"chat_id":")" + X + R"(","reason":"url_grace"})"});
     CHECK(s.eng.state().grace_deadline == -1);
     CHECK(s.timer(400).empty());
     CHECK(s.server(f::joined(X), 410) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
-                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true})",
+                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true,"reason":"url_grace"})",
                 "hide"});
     CHECK(s.client(f::send(X), 500) ==
           fwd({"count frames c2s/send_message", "user_message " + X + " registered",
@@ -151,7 +151,7 @@ TEST_CASE("the URL's chat is percent-decoded and never joined twice", "[engine]"
     CHECK(s.client(f::send("a b c"), 150) ==
           fwd({"count frames c2s/send_message", "count join_missing 0",
                R"(inject>server {"type":"join_chat","data":{"chat_id":"a b c"}})", "count join_chat 1",
-               R"(log info join_injected {"chat_id":"a b c","reason":"frame_for_unjoined_chat","type":"send_message"})",
+               R"(log info join_injected {"chat_id":"a b c","reason":"frame","type":"send_message"})",
                "user_message a b c registered", "arm_timer 30150"}));
     CHECK(s.timer(350) == lines{"arm_timer 30150"});  // the answer's timeout, not a join
 }
@@ -178,7 +178,7 @@ TEST_CASE("a leave_chat removes the chat, so a later message joins it again", "[
           fwd({"count frames c2s/send_message", "count join_missing 0", inject_join_x,
                "count join_chat 1",
                R"(log info join_injected {"chat_id":")" + X +
-                   R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
+                   R"(","reason":"frame","type":"send_message"})",
                "user_message " + X + " registered", "arm_timer 30300"}));
 }
 
@@ -316,7 +316,7 @@ TEST_CASE("a failed join is logged and counted, and never retried", "[engine]") 
     CHECK(s.server(f::joined(X, false, "chat not found"), 210) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 1", "chat_join_failed " + X,
                 R"(log warn chat_join_failed {"chat_id":")" + X +
-                    R"(","error":"chat not found","injected":true})",
+                    R"(","error":"chat not found","injected":true,"reason":"frame"})",
                 "hide"});
     CHECK(s.eng.state().chats.at(0).state == join_state::failed);
     CHECK(s.client(f::send(X), 300) ==
@@ -339,7 +339,7 @@ TEST_CASE("observe mode changes no traffic and logs what it would have done", "[
     CHECK(s.server(f::ready("c-1"), 100) == fwd({"count frames s2c/connection_ready", "arm_timer 350"}));
     CHECK(s.timer(350) ==
           lines{"count join_missing 0",
-                R"(log info join_would_inject {"chat_id":")" + X + R"(","reason":"grace_expired"})"});
+                R"(log info join_would_inject {"chat_id":")" + X + R"(","reason":"url_grace"})"});
     // Once per chat: the send is counted as unregistered, nothing is injected.
     CHECK(s.client(f::send(X), 400) ==
           fwd({"count frames c2s/send_message", "user_message " + X + " unregistered",
@@ -347,7 +347,7 @@ TEST_CASE("observe mode changes no traffic and logs what it would have done", "[
     CHECK(s.client(f::send(Y), 410) ==
           fwd({"count frames c2s/send_message", "count join_missing 0",
                R"(log info join_would_inject {"chat_id":")" + Y +
-                   R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
+                   R"(","reason":"frame","type":"send_message"})",
                "user_message " + Y + " unregistered"}));
     // A broadcast for a chat that nobody here named: counted, never dropped in observe mode.
     const std::string z = "ffffffff-0000-0000-0000-000000000000";
@@ -384,7 +384,7 @@ TEST_CASE("a chat_joined without a chat_id belongs to the oldest pending join", 
     s.client(f::send(X), 200);
     CHECK(s.server(R"({"type":"chat_joined","data":{"success":true}})", 210) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
-                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true})",
+                R"(log info chat_joined {"chat_id":")" + X + R"(","client_id":"c-1","injected":true,"reason":"frame"})",
                 "hide"});
 }
 
@@ -425,7 +425,8 @@ TEST_CASE("single_chat leaves the old chat before joining the new one", "[engine
               fwd({"count frames c2s/join_chat", "count join_chat 0",
                    R"(inject>server {"type":"leave_chat","data":{"chat_id":")" + X + R"("}})",
                    "count leave_injected 0",
-                   R"(log info leave_injected {"chat_id":")" + X + R"(","reason":"single_chat"})"}));
+                   R"(log info leave_injected {"chat_id":")" + X + R"(","joining":")" + Y +
+                       R"(","reason":"single_chat_leave"})"}));
         // Our leave's answer is hidden; the registration ends.
         CHECK(s.server(f::left(X), 210) ==
               lines{"count frames s2c/chat_left", "chat_unregistered " + X, "hide"});
@@ -436,10 +437,11 @@ TEST_CASE("single_chat leaves the old chat before joining the new one", "[engine
               fwd({"count frames c2s/send_message", "count join_missing 0",
                    R"(inject>server {"type":"leave_chat","data":{"chat_id":")" + X + R"("}})",
                    "count leave_injected 0",
-                   R"(log info leave_injected {"chat_id":")" + X + R"(","reason":"single_chat"})",
+                   R"(log info leave_injected {"chat_id":")" + X + R"(","joining":")" + Y +
+                       R"(","reason":"single_chat_leave"})",
                    inject_join_y, "count join_chat 1",
                    R"(log info join_injected {"chat_id":")" + Y +
-                       R"(","reason":"frame_for_unjoined_chat","type":"send_message"})",
+                       R"(","reason":"frame","type":"send_message"})",
                    "user_message " + Y + " registered", "arm_timer 30200"}));
         REQUIRE(s.eng.state().chats.size() == 1);
         CHECK(s.eng.state().chats[0].chat_id == Y);

@@ -35,9 +35,10 @@ lines concat(std::initializer_list<lines> parts) {
     for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
     return out;
 }
-std::string joined_log(const std::string& chat, bool injected) {
+// The chat_joined log line; an answer to our join names the join's reason.
+std::string joined_log(const std::string& chat, bool injected, const std::string& reason = "") {
     return R"(log info chat_joined {"chat_id":")" + chat + R"(","client_id":"c-1","injected":)" +
-           (injected ? "true" : "false") + "}";
+           (injected ? "true" : "false") + (reason.empty() ? "" : R"(,"reason":")" + reason + "\"") + "}";
 }
 
 void greet(script& s, millis ready_at = 100) {
@@ -165,7 +166,7 @@ TEST_CASE("a REST message for an unjoined chat injects join_chat and waits for i
     script s;
     s.open("/ws/chat?tenant_id=miptech-company", 0);
     greet(s);
-    CHECK(s.join_request(X, 200) == joins(X, "rest_message"));
+    CHECK(s.join_request(X, 200) == joins(X, "rest_session"));
     CHECK_FALSE(s.acked);
     CHECK(s.out[1].injected);
     CHECK_FALSE(s.eng.joined(X));
@@ -175,7 +176,7 @@ TEST_CASE("a REST message for an unjoined chat injects join_chat and waits for i
     // The answer registers the chat (the body settles its waiters on chat_registered).
     CHECK(s.server(f::joined(X), 220) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + X,
-                joined_log(X, true), "hide"});
+                joined_log(X, true, "rest_session"), "hide"});
     CHECK(s.eng.joined(X));
     CHECK(s.join_request(X, 300).empty());
     CHECK(s.acked);
@@ -205,7 +206,7 @@ TEST_CASE("a REST message before connection_ready joins at connection_ready", "[
     CHECK_FALSE(s.acked);
     CHECK(s.join_request(X, 30).empty());  // queued once
     CHECK(s.server(f::ready("c-1"), 100) ==
-          concat({{"count frames s2c/connection_ready"}, joins(X, "rest_message"), {"forward"}}));
+          concat({{"count frames s2c/connection_ready"}, joins(X, "rest_session"), {"forward"}}));
     CHECK(s.join_request(X, 110).empty());
     CHECK_FALSE(s.acked);
     s.server(f::joined(X), 120);
@@ -231,7 +232,7 @@ TEST_CASE("observe mode logs the join a REST message would cause, once", "[engin
     greet(s);
     CHECK(s.join_request(X, 200) ==
           lines{"count join_missing 0",
-                R"(log info join_would_inject {"chat_id":")" + X + R"(","reason":"rest_message"})"});
+                R"(log info join_would_inject {"chat_id":")" + X + R"(","reason":"rest_session"})"});
     CHECK_FALSE(s.acked);
     CHECK(s.join_request(X, 210).empty());
     CHECK(s.eng.state().chats.empty());
@@ -243,7 +244,7 @@ TEST_CASE("a REST message retries a failed join, which a frame never does", "[en
     s.client(f::send(X), 150);
     s.server(f::joined(X, false, "chat not found"), 160);
     CHECK(s.client(f::send(X), 170).back() == "forward");  // no retry by a frame
-    CHECK(s.join_request(X, 200) == joins(X, "rest_message"));
+    CHECK(s.join_request(X, 200) == joins(X, "rest_session"));
     REQUIRE(s.eng.state().chats.size() == 1);
     CHECK(s.eng.state().chats[0].state == join_state::requested);
     s.server(f::joined(X), 210);
@@ -253,7 +254,7 @@ TEST_CASE("a REST message retries a failed join, which a frame never does", "[en
 TEST_CASE("a refused join of a REST message says so, so that the request is not held", "[engine]") {
     script s;
     greet(s);
-    CHECK(s.join_request(X, 200) == joins(X, "rest_message"));
+    CHECK(s.join_request(X, 200) == joins(X, "rest_session"));
     CHECK_FALSE(s.acked);
     const auto answer = s.server(f::joined(X, false, "chat not found"), 210);
     CHECK(std::find(answer.begin(), answer.end(), "chat_join_failed " + X) != answer.end());
@@ -270,8 +271,8 @@ TEST_CASE("with single_chat a REST message for another chat leaves the current o
     s.server(f::joined(X), 120);
     CHECK(s.join_request(Y, 200) ==
           lines{"count join_missing 0", inject_leave(X), "count leave_injected 0",
-                R"(log info leave_injected {"chat_id":")" + X + R"(","reason":"single_chat"})",
-                inject_join(Y), "count join_chat 1", injected_log(Y, "rest_message")});
+                R"(log info leave_injected {"chat_id":")" + X + R"(","joining":")" + Y + R"(","reason":"single_chat_leave"})",
+                inject_join(Y), "count join_chat 1", injected_log(Y, "rest_session")});
     CHECK(s.server(f::left(X), 210) == lines{"count frames s2c/chat_left", "chat_unregistered " + X, "hide"});
 }
 
@@ -303,7 +304,7 @@ TEST_CASE("a REST join inside the grace period of the URL's chat makes the timer
     s.open("/ws/chat?chat_id=" + X, 0);
     s.server(f::established("c-1"), 10);
     CHECK(s.server(f::ready("c-1"), 100) == lines{"count frames s2c/connection_ready", "arm_timer 350", "forward"});
-    CHECK(s.join_request(X, 150) == joins(X, "rest_message"));
+    CHECK(s.join_request(X, 150) == joins(X, "rest_session"));
     CHECK(s.timer(350).empty());
 }
 
@@ -322,7 +323,7 @@ TEST_CASE("a reconnected socket that joins nothing is joined to the session's mo
     CHECK(s.timer(400).empty());
     CHECK(s.server(f::joined(Y), 410) ==
           lines{"count frames s2c/chat_joined", "count chat_joined 0", "chat_registered " + Y,
-                joined_log(Y, true), "hide"});
+                joined_log(Y, true, "rejoin"), "hide"});
 }
 
 TEST_CASE("rejoin policy all joins every remembered chat, most recent first", "[engine]") {
@@ -389,7 +390,7 @@ TEST_CASE("a join we made during the grace period also ends the rejoin", "[engin
               concat({{"count frames s2c/connection_ready",
                        R"(log info client_id_captured {"client_id":"c-1","source":"data.client_id"})",
                        "count client_id 0"},
-                      joins(X, "rest_message"),
+                      joins(X, "rest_session"),
                       {"forward"}}));
     }
     SECTION("a join and leave by the client still counts as a join") {
@@ -406,7 +407,7 @@ TEST_CASE("the URL's chat takes precedence over rejoin", "[engine]") {
     script s;
     s.open_remembering("/ws/chat?chat_id=" + X, {Y}, 0);
     greet(s);
-    CHECK(s.timer(350) == joins(X, "grace_expired"));
+    CHECK(s.timer(350) == joins(X, "url_grace"));
     CHECK(s.eng.state().chats.size() == 1);
     SECTION("and when the client joins the URL's chat, nothing is joined") {
         script t;
@@ -461,7 +462,7 @@ TEST_CASE("path_chat_pattern makes the upgrade path's chat the URL's chat", "[en
         s.server(f::established("c-1"), 10);
         CHECK(s.server(f::ready("c-1"), 100) ==
               lines{"count frames s2c/connection_ready", "arm_timer 350", "forward"});
-        CHECK(s.timer(350) == joins("lobby 1", "grace_expired"));
+        CHECK(s.timer(350) == joins("lobby 1", "url_grace"));
     }
     SECTION("?chat_id= wins when both are there") {
         script s(c);
@@ -495,7 +496,7 @@ TEST_CASE("with single_chat the URL's chat is not joined over a chat joined duri
         t.open("/ws/chat?chat_id=" + X, 0);
         greet(t);
         t.join_request(Y, 200);
-        CHECK(t.timer(350) == joins(X, "grace_expired"));
+        CHECK(t.timer(350) == joins(X, "url_grace"));
     }
 }
 
@@ -509,7 +510,7 @@ TEST_CASE("with single_chat only the newest REST message before connection_ready
         s.join_request(Y, 30);
         CHECK(s.server(f::ready(""), 100) ==
               concat({{"count frames s2c/connection_ready", "log warn client_id_missing {}", "count client_id 1"},
-                      joins(Y, "rest_message"),
+                      joins(Y, "rest_session"),
                       {"forward"}}));
     }
     SECTION("a client frame after the request wins: no join and leave back and forth") {

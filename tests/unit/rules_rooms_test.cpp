@@ -81,14 +81,14 @@ TEST_CASE("in the rooms dialect a post for an unsubscribed room gets a subscribe
     CHECK(s.client(post("r2"), 200) ==
           lines{"count frames c2s/post", "count join_missing 0", subscribe_injected("r2"),
                 "count join_chat 1",
-                R"(log info join_injected {"chat_id":"r2","reason":"frame_for_unjoined_chat","type":"post"})",
+                R"(log info join_injected {"chat_id":"r2","reason":"frame","type":"post"})",
                 "user_message r2 registered", "arm_timer 30200", "forward"});
     const auto sub = nlohmann::json::parse(s.out[2].payload);
     CHECK(sub == nlohmann::json{{"event", "subscribe"}, {"payload", {{"room", "r2"}}}});
 
     CHECK(s.server(subscribed("r2"), 210) ==
           lines{"count frames s2c/subscribed", "count chat_joined 0", "chat_registered r2",
-                R"(log info chat_joined {"chat_id":"r2","client_id":"s-1","injected":true})", "hide"});
+                R"(log info chat_joined {"chat_id":"r2","client_id":"s-1","injected":true,"reason":"frame"})", "hide"});
     CHECK(s.server(delta("r2"), 220) ==
           lines{"count frames s2c/answer_delta", "observe first_frame r2 20", "forward"});
     CHECK(s.eng.state().answers_delivered);
@@ -96,17 +96,17 @@ TEST_CASE("in the rooms dialect a post for an unsubscribed room gets a subscribe
     // The path's room is subscribed when the grace period runs out.
     CHECK(s.timer(350) ==
           lines{"count join_missing 0", subscribe_injected("lobby"), "count join_chat 1",
-                R"(log info join_injected {"chat_id":"lobby","reason":"grace_expired"})",
+                R"(log info join_injected {"chat_id":"lobby","reason":"url_grace"})",
                 "arm_timer 30200"});  // the post's answer is still awaited
     CHECK(s.server(subscribed("lobby", false), 360) ==
           lines{"count frames s2c/subscribed", "count chat_joined 1", "chat_join_failed lobby",
-                R"(log warn chat_join_failed {"chat_id":"lobby","error":"no such room","injected":true})",
+                R"(log warn chat_join_failed {"chat_id":"lobby","error":"no such room","injected":true,"reason":"url_grace"})",
                 "hide"});
 
     // A REST message of the session for another room subscribes this socket too.
     CHECK(s.join_request("r3", 400) ==
           lines{"count join_missing 0", subscribe_injected("r3"), "count join_chat 1",
-                R"(log info join_injected {"chat_id":"r3","reason":"rest_message"})"});
+                R"(log info join_injected {"chat_id":"r3","reason":"rest_session"})"});
 
     // A broadcast for a room never subscribed is an isolation violation.
     CHECK(s.server(delta("elsewhere"), 500) ==
