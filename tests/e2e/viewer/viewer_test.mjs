@@ -64,7 +64,14 @@ try {
   const arrows = await page.locator("tr.frame td.arrow").allTextContents();
   assert.ok(arrows.includes("↑") && arrows.includes("↓"), `direction arrows: ${arrows.slice(0, 5)}`);
   assert.ok((await injected.first().locator(".flag.injected").count()) === 1, "injected flag shown");
-  step("frames appear, with arrows, and the injected join_chat is flagged");
+  // Why it was injected: the reason in the flags, and first in the detail pane.
+  const reason = await injected.first().locator(".flag.reason").textContent();
+  assert.ok(["frame", "url_grace", "rest_session", "rejoin"].includes(reason), `reason flag: ${reason}`);
+  await injected.first().click();
+  const why = await page.locator("tr.detail").first().textContent();
+  assert.ok(why.startsWith("why: " + reason), `the detail pane names the reason: ${why.slice(0, 80)}`);
+  await injected.first().click();
+  step("frames appear, with arrows, and the injected join_chat is flagged with its reason");
 
   // Connections and their badges (the table refreshes every 2 s).
   await page.waitForFunction(() => document.querySelectorAll("tr.connection").length >= 4);
