@@ -63,7 +63,7 @@ nlohmann::json connection_snapshot(std::uint64_t id, const std::string& remote,
         {"frames", {{"client_to_server", st.frames_in[0]}, {"server_to_client", st.frames_in[1]}}},
         {"bytes", {{"client_to_server", st.bytes_in[0]}, {"server_to_client", st.bytes_in[1]}}},
         {"last_frame", frames ? nlohmann::json(wall(st.last_frame_at)) : nlohmann::json(nullptr)},
-        // The seed's five signals: A client_id captured, B join sent (by the client or by us),
+        // The seed's five signals: A client_id captured, B chat joined (by the client or by us; docs/signals.md),
         // C registered (a chat_joined success), D answers delivered, E isolation kept.
         {"signals",
          {{"A", !st.client_id.empty()},

@@ -99,7 +99,7 @@ void print_table(const nlohmann::json& doc, bool colour) {
         std::printf("%s\n", line.c_str());
     }
     if (list.empty()) std::printf("(no live connections)\n");
-    std::printf("signals: A client_id captured, B join sent, C registered, D answers delivered, "
+    std::printf("signals: A client_id captured, B chat joined, C registered, D answers delivered, "
                 "E isolation kept\n");
 }
 

@@ -159,10 +159,10 @@ void http_session::on_head() {
                        "wsproxy: request body exceeds --max-body-bytes\n", false);
     }
     if (parser_->is_done()) return on_request();
-    // The client waits for our word before sending its body; the backend gets the body
-    // whole, so the expectation ends here (Expect is not sent upstream).
-    if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue") &&
-        buf_.size() == 0) {
+    // The client waits for our word before sending its body (and gets it even when the
+    // body came along, as from nginx); the backend gets the body whole, so the
+    // expectation ends here (Expect is not sent upstream).
+    if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue")) {
         static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
         net::async_write(stream_, net::buffer(continue_line),
                          [self = shared_from_this()](beast::error_code ec, std::size_t) {

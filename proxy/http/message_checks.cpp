@@ -42,12 +42,13 @@ std::optional<std::string> framing_problem(const http::fields& f, bool& te_unsup
             return "Content-Length is not one decimal number";
     }
     if (te_fields == 0) return std::nullopt;
-    if (cl_fields > 0) return "Transfer-Encoding and Content-Length are both given";
+    // The coding first, as nginx: an unknown one is 501 whatever else is wrong.
     auto te = joined_values(f, "Transfer-Encoding");
     if (!boost::beast::iequals(trim(te), "chunked")) {
         te_unsupported = true;
         return "Transfer-Encoding \"" + te + "\" is not supported (only \"chunked\")";
     }
+    if (cl_fields > 0) return "Transfer-Encoding and Content-Length are both given";
     return std::nullopt;
 }
 

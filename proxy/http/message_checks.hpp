@@ -10,10 +10,11 @@
 //   --------------------------------------------------+------------------------------------
 //   obs-fold (a field line starting with SP or HT)    | 400 (RFC 9112 5.2)
 //   Transfer-Encoding in HTTP/1.0                     | 400 (RFC 9112 6.1)
-//   Transfer-Encoding and Content-Length together     | 400 (RFC 9112 6.1, smuggling)
 //   Transfer-Encoding other than exactly "chunked"    | 501 (we decode no other coding; a
 //     (gzip, "chunked, identity", "gzip, chunked")    |  final coding that is not chunked
 //                                                     |  leaves the body unframed)
+//   Transfer-Encoding and Content-Length together     | 400 (RFC 9112 6.1, smuggling)
+//   (checked in this order, as nginx does)            |
 //   Content-Length twice, or as a list ("5, 5")       | 400 (RFC 9110 8.6; as nginx)
 //   no Host in HTTP/1.1, or more than one Host        | 400 (RFC 9112 3.2)
 //   a Host that is not a valid authority              | 400

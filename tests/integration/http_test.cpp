@@ -140,7 +140,7 @@ TEST_CASE("request framing the RFC forbids is refused before anything goes upstr
         {"TE chunked, identity with CL",
          "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: " +
              std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled,
-         400},
+         501},
         {"TE and CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, 400},
         {"two CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400},
         {"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400},

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "proxy_fixture.hpp"
+#include "raw_client.hpp"
 #include "relay_client.hpp"
 #include "test_upstream.hpp"
 
@@ -77,6 +78,30 @@ TEST_CASE("a fragmented message over --max-message-bytes closes its sender with 
     REQUIRE(eventually([&] { return !up.close_codes().empty(); }));
     CHECK(up.close_codes().front() == 1001);
     CHECK(metric(proxy, "wsproxy_connections_closed_total", {{"reason", "too_big"}}) == 1);
+}
+
+TEST_CASE("a sender still sending when the limit hits reads its 1009, never a reset",
+          "[limits]") {
+    // 2 MiB in eight 256 KiB fragments against a 1 MiB limit, written in one go: when the
+    // proxy refuses the message, the rest is still arriving. Closing over those unread
+    // bytes sends a reset, which destroys the close frame in the client's receive buffer
+    // (it saw 1006, 2 times in 4). The proxy half-closes and drops the rest instead.
+    test_upstream::server up;
+    auto o = proxy_options_for(up.port());
+    o.max_message_bytes = 1 << 20;
+    running_proxy proxy(o);
+    std::string message;
+    for (int i = 0; i < 8; ++i)
+        message += make_frame(i == 0 ? 0x2 : 0x0, std::string(256 << 10, 'x'), i == 7);
+    for (int round = 0; round < 6; ++round) {
+        INFO("round " << round);
+        raw_client r;
+        REQUIRE(r.upgrade(proxy.port()));
+        CHECK(r.write(message));
+        CHECK(r.read_close_code() == 1009);
+    }
+    CHECK(eventually(
+        [&] { return metric(proxy, "wsproxy_connections_closed_total", {{"reason", "too_big"}}) == 6; }));
 }
 
 TEST_CASE("connection slots are given back when connections end, however they end",
