@@ -29,6 +29,14 @@ std::string post(const std::string& target, const std::string& body, const std::
            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+// Sends `bytes` and returns the final response to it (failing the test when none comes).
+std::optional<response> roundtrip(http_conn& c, const std::string& bytes) {
+    REQUIRE(c.send(bytes));
+    auto r = c.read_final();
+    REQUIRE(r);
+    return r;
+}
+
 }  // namespace
 
 TEST_CASE("a 100 Continue or 103 from the backend is relayed as interim, and the final response "
@@ -54,9 +62,7 @@ TEST_CASE("a 100 Continue or 103 from the backend is relayed as interim, and the
     CHECK(first->body == "final for /continue");
 
     // The next request on the same connection gets its own answer, not the one before.
-    REQUIRE(c.send(get("/next")));
-    auto second = c.read_final();
-    REQUIRE(second);
+    auto second = roundtrip(c, get("/next"));
     CHECK(second->body.find("/next") != std::string::npos);
 
     interims.clear();
@@ -91,13 +97,9 @@ TEST_CASE("a 101 to a request that asked for no upgrade is a 502, and that conne
     });
     running_proxy proxy(proxy_options_for(up.port()));
     http_conn c(proxy.port());
-    REQUIRE(c.send(get("/switch")));
-    auto r = c.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(c, get("/switch"));
     CHECK(r->status == 502);
-    REQUIRE(c.send(get("/after")));
-    auto after = c.read_final();
-    REQUIRE(after);
+    auto after = roundtrip(c, get("/after"));
     CHECK(after->status == 200);
     CHECK(after->body.rfind("1/0 ", 0) == 0);  // a new upstream connection
     CHECK(metric(proxy, "wsproxy_upstream_errors_total", {{"reason", "bad_response"}}) == 1);
@@ -114,9 +116,7 @@ TEST_CASE("Expect: 100-continue is answered by the proxy, and the backend gets t
     auto cont = c.read();
     REQUIRE(cont);
     CHECK(cont->status == 100);
-    REQUIRE(c.send("hello"));
-    auto r = c.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(c, "hello");
     CHECK(r->status == 200);
     auto reqs = up.requests();
     REQUIRE(reqs.size() == 1);
@@ -203,13 +203,9 @@ TEST_CASE("bytes behind a 204 or 304 belong to no request: the connection is not
     });
     running_proxy proxy(proxy_options_for(up.port()));
     http_conn c(proxy.port());
-    REQUIRE(c.send(get("/204")));
-    auto r = c.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(c, get("/204"));
     CHECK(r->status == 204);
-    REQUIRE(c.send(get("/after-204")));
-    auto after = c.read_final();
-    REQUIRE(after);
+    auto after = roundtrip(c, get("/after-204"));
     CHECK(after->body == "1/0 /after-204");
     REQUIRE(c.send(get("/304")));
     r = c.read_final();
@@ -269,9 +265,7 @@ TEST_CASE("a kept-alive upstream connection the backend closed meanwhile is not 
     // Let the backend's FIN arrive: the proxy must notice it before writing the POST.
     REQUIRE(eventually([&] { return up.requests().size() == 1; }));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    REQUIRE(c.send(post("/api/v1/messages", "hi")));
-    auto r = c.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(c, post("/api/v1/messages", "hi"));
     CHECK(r->status == 200);
     CHECK(r->body == "1/0 /api/v1/messages");
 }
@@ -416,9 +410,7 @@ TEST_CASE("--max-connections bounds plain HTTP connections too", "[http]") {
     REQUIRE(b.closed());
     REQUIRE(eventually([&] { return proxy.server->connections() == 1; }));
     http_conn fourth(proxy.port());
-    REQUIRE(fourth.send(get("/d")));
-    auto r = fourth.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(fourth, get("/d"));
     CHECK(r->status == 200);
 }
 
@@ -453,10 +445,8 @@ TEST_CASE("a chunked body's trailer fields are not forwarded as headers", "[http
     raw_upstream up(echo_target);
     running_proxy proxy(proxy_options_for(up.port()));
     http_conn c(proxy.port());
-    REQUIRE(c.send("POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Trailer: t\r\n\r\n"));
-    auto r = c.read_final();
-    REQUIRE(r);
+    auto r = roundtrip(c, "POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Trailer: t\r\n\r\n");
     CHECK(r->status == 200);
     auto reqs = up.requests();
     REQUIRE(reqs.size() == 1);
