@@ -10,14 +10,7 @@ namespace f = wsproxy::rules::testing::frames;
 
 namespace {
 
-const std::string X = "8d1d5bfc-8b1c-4e0a-9d3e-2f9a6c1e7b01";
-const std::string Y = "2c2bde20-1f4e-4b7a-8c55-0d6e3a9b4c12";
 
-lines fwd(std::initializer_list<std::string> before) {
-    lines l(before);
-    l.push_back("forward");
-    return l;
-}
 
 // A connection that joined X and Y itself (so nothing is injected) and is ready.
 void joined_xy(script& s) {

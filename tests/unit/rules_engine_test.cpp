@@ -11,17 +11,10 @@ namespace f = wsproxy::rules::testing::frames;
 
 namespace {
 
-const std::string X = "8d1d5bfc-8b1c-4e0a-9d3e-2f9a6c1e7b01";
-const std::string Y = "2c2bde20-1f4e-4b7a-8c55-0d6e3a9b4c12";
 
 const std::string inject_join_x = R"(inject>server {"type":"join_chat","data":{"chat_id":")" + X + R"("}})";
 const std::string inject_join_y = R"(inject>server {"type":"join_chat","data":{"chat_id":")" + Y + R"("}})";
 
-lines fwd(std::initializer_list<std::string> before) {
-    lines l(before);
-    l.push_back("forward");
-    return l;
-}
 
 // Runs the server's greeting: established (client_id in data), 3 progress frames, ready.
 void greet(script& s, millis ready_at = 100) {

@@ -11,8 +11,6 @@ namespace f = wsproxy::rules::testing::frames;
 
 namespace {
 
-const std::string X = "8d1d5bfc-8b1c-4e0a-9d3e-2f9a6c1e7b01";
-const std::string Y = "2c2bde20-1f4e-4b7a-8c55-0d6e3a9b4c12";
 
 void ready(script& s, millis at = 100) {
     s.server(f::established("c-1"), 10);

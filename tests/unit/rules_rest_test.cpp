@@ -13,8 +13,6 @@ namespace f = wsproxy::rules::testing::frames;
 
 namespace {
 
-const std::string X = "8d1d5bfc-8b1c-4e0a-9d3e-2f9a6c1e7b01";
-const std::string Y = "2c2bde20-1f4e-4b7a-8c55-0d6e3a9b4c12";
 const std::string Z = "6f3a1c2e-0b9d-4e8f-a7c6-5d4b3a291807";
 
 std::string inject_join(const std::string& chat) {

@@ -134,6 +134,17 @@ struct script {
 };
 
 // Frames of shared/protocol.md.
+// Two valid chat ids that the engine tests share.
+inline const std::string X = "8d1d5bfc-8b1c-4e0a-9d3e-2f9a6c1e7b01";
+inline const std::string Y = "2c2bde20-1f4e-4b7a-8c55-0d6e3a9b4c12";
+
+// The expected actions `before`, then the frame's own forward.
+inline lines fwd(std::initializer_list<std::string> before) {
+    lines l(before);
+    l.push_back("forward");
+    return l;
+}
+
 namespace frames {
 inline std::string established(const std::string& data_id, const std::string& top_id = "") {
     std::string s = R"({"type":"connection_established","data":{)";
