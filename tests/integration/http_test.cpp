@@ -386,7 +386,7 @@ TEST_CASE("a refused upgrade passes back every end-to-end header of the backend'
     CHECK(std::distance(cookies.first, cookies.second) == 2);
 }
 
-TEST_CASE("--max-connections bounds plain HTTP connections too", "[http]") {
+TEST_CASE("plain HTTP connections count against --max-connections too", "[http]") {
     raw_upstream up(echo_target);
     auto o = proxy_options_for(up.port());
     o.max_connections = 2;
