@@ -21,8 +21,8 @@ wait_http "http://127.0.0.1:$fa/readyz"
 $PY "$ROOT/scripts/broken_frontend.py" --url "ws://127.0.0.1:$fp/ws/chat" --clients $clients \
   --timeout 5 --expect answered || fail "clients through the fixing proxy should get answers"
 expect_eq "$(discarded)" $clients "no new 'No clients registered' in fix mode"
-expect_eq "$(metric $fa 'wsproxy_broadcasts_total{registered="true"}')" $clients "registered broadcasts"
-expect_eq "$(metric $fa 'wsproxy_broadcasts_total{registered="false"}')" 0 "unregistered broadcasts"
+expect_eq "$(metric $fa 'wsproxy_user_messages_total{registered="true"}')" $clients "registered user messages"
+expect_eq "$(metric $fa 'wsproxy_user_messages_total{registered="false"}')" 0 "unregistered user messages"
 expect_eq "$(metric $fa 'wsproxy_join_chat_total{source="injected"}')" $clients "injected joins"
 expect_eq "$(metric $fa 'wsproxy_chat_joined_total{success="true"}')" $clients "acknowledged joins"
 expect_eq "$(metric $fa 'wsproxy_isolation_violations_total')" 0 "isolation violations"
@@ -38,7 +38,9 @@ $PY "$ROOT/scripts/broken_frontend.py" --url "ws://127.0.0.1:$op/ws/chat" --clie
   --timeout 1.5 --expect unanswered || fail "observe mode must not change traffic"
 new=$(( $(discarded) - before ))
 expect_eq "$new" $clients "backend discards in observe mode"
-expect_eq "$(metric $oa 'wsproxy_broadcasts_total{registered="false"}')" "$new" "observe count matches the backend log"
+expect_eq "$(metric $oa 'wsproxy_user_messages_total{registered="false"}')" "$new" "observe count matches the backend log"
+# The deprecated name (kept for one release) shows the same series.
+expect_eq "$(metric $oa 'wsproxy_broadcasts_total{registered="false"}')" "$new" "deprecated wsproxy_broadcasts_total"
 expect_eq "$(metric $oa 'wsproxy_join_chat_total{source="injected"}')" 0 "no injection in observe mode"
 expect_eq "$(metric $oa 'wsproxy_join_missing_total')" $clients "missing joins seen"
 pass "observe mode: nothing changed, counts match the backend's log line for line"

@@ -56,8 +56,8 @@ TEST_CASE("through the proxy a client that never joins gets its streamed answer 
     CHECK(metric(proxy, "wsproxy_join_chat_total", {{"source", "client"}}) == 0);
     CHECK(metric(proxy, "wsproxy_join_missing_total") == 1);
     CHECK(metric(proxy, "wsproxy_chat_joined_total", {{"success", "true"}}) == 1);
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "true"}}) == 1);
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 0);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "true"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "false"}}) == 0);
     CHECK(metric(proxy, "wsproxy_client_id_total", {{"result", "captured"}}) == 1);
     CHECK(metric(proxy, "wsproxy_isolation_violations_total") == 0);
     CHECK(metric(proxy, "wsproxy_frames_total",
@@ -122,7 +122,7 @@ TEST_CASE("in observe mode nothing changes and the unregistered count matches th
     }
     REQUIRE(backend.log.wait_for("No clients registered", 5s, n));
     for (auto& c : clients) CHECK_FALSE(c->read_until("response_complete", 200ms));
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) ==
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "false"}}) ==
           backend.log.count("No clients registered"));
     CHECK(metric(proxy, "wsproxy_join_chat_total", {{"source", "injected"}}) == 0);
     CHECK(metric(proxy, "wsproxy_join_missing_total") == n);
@@ -155,6 +155,6 @@ TEST_CASE("500 concurrent clients that never join each get exactly their own ans
     CHECK(foreign == 0);
     CHECK(backend.log.count("No clients registered") == 0);
     CHECK(metric(proxy, "wsproxy_join_chat_total", {{"source", "injected"}}) == n);
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "true"}}) == n);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "true"}}) == n);
     CHECK(metric(proxy, "wsproxy_isolation_violations_total") == 0);
 }

@@ -82,13 +82,13 @@ TEST_CASE("a REST message joins every tab of its own session and never another s
     CHECK(backend.server->members(chat) == 2);
     CHECK(backend.log.count("No clients registered") == 0);
     CHECK(metric(proxy, "wsproxy_join_chat_total", {{"source", "injected"}}) == 2);
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "true"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "true"}}) == 1);
     CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "acknowledged"}}) == 1);
 
     // A REST message of a session with no socket here is forwarded as is, and counted.
     REQUIRE(rest_message(proxy.port(), chat_uuid(2), "carol").res.result_int() == 202);
     CHECK(backend.log.wait_for("No clients registered for specific chat " + chat_uuid(2)));
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "false"}}) == 1);
 }
 
 TEST_CASE("a REST message whose join the backend refuses is forwarded at once, not after rest.wait_ms",
@@ -109,7 +109,7 @@ TEST_CASE("a REST message whose join the backend refuses is forwarded at once, n
     CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "failed"}}) == 1);
     CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "timeout"}}) == 0);
     CHECK(metric(proxy, "wsproxy_rest_join_wait_total", {{"result", "acknowledged"}}) == 0);
-    CHECK(metric(proxy, "wsproxy_broadcasts_total", {{"registered", "false"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_user_messages_total", {{"registered", "false"}}) == 1);
     CHECK(backend.log.wait_for("No clients registered for specific chat " + refused));
     CHECK(backend.server->members(refused) == 0);
 }
