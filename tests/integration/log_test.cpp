@@ -114,7 +114,8 @@ TEST_CASE("a client's chat id, close reason and user agent cannot forge a log li
                 CHECK(fields["remote"].size() > std::string("127.0.0.1:").size());
                 CHECK(fields["path"] == "/ws/chat");
                 // Invalid UTF-8 replaced by U+FFFD, the rest kept.
-                CHECK(fields["user_agent"] == "agent\xEF\xBF\xBD\xEF\xBF\xBD \"quoted\" level=error");
+                CHECK(fields["user_agent"] ==
+                      "agent\xEF\xBF\xBD\xEF\xBF\xBD \"quoted\" level=error");
             } else if (event == "join_injected") {
                 saw_join = true;
                 CHECK(fields["chat_id"] == hostile_chat);  // all there, and escaped

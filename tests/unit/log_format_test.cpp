@@ -15,6 +15,7 @@ using wsproxy::log::format;
 using wsproxy::log::format_line;
 using wsproxy::log::format_value;
 using wsproxy::log::level;
+using names = std::vector<std::string>;
 
 namespace {
 
@@ -47,7 +48,7 @@ TEST_CASE("text lines are logfmt: ts, level and event first, plain values bare",
                   "conn=3 injected=true");
     auto p = logfmt_test::parse(line);
     REQUIRE(p);
-    CHECK(logfmt_test::keys(*p) == std::vector<std::string>{"ts", "level", "event", "chat_id", "conn",
+    CHECK(logfmt_test::keys(*p) == names{"ts", "level", "event", "chat_id", "conn",
                                                   "injected"});
 }
 
@@ -60,7 +61,7 @@ TEST_CASE("a hostile chat id cannot forge a text log line", "[log]") {
     CHECK_FALSE(has_control(line));
     auto p = logfmt_test::parse(line);
     REQUIRE(p);
-    CHECK(logfmt_test::keys(*p) == std::vector<std::string>{"ts", "level", "event", "chat_id", "conn"});
+    CHECK(logfmt_test::keys(*p) == names{"ts", "level", "event", "chat_id", "conn"});
     CHECK(logfmt_test::value(*p, "level") == "warn");
     CHECK(logfmt_test::value(*p, "event") == "join_injected");
     CHECK(logfmt_test::value(*p, "chat_id") == forged);  // every byte is still there, escaped
@@ -76,7 +77,7 @@ TEST_CASE("close reasons with quotes, CR, LF, = and backslashes are quoted and e
     CHECK_FALSE(has_control(line));
     auto p = logfmt_test::parse(line);
     REQUIRE(p);
-    CHECK(logfmt_test::keys(*p) == std::vector<std::string>{"ts", "level", "event", "code", "reason"});
+    CHECK(logfmt_test::keys(*p) == names{"ts", "level", "event", "code", "reason"});
     CHECK(logfmt_test::value(*p, "reason") == reason);
     CHECK(format_value(reason) ==
           R"("bye\" level=error\r\nevent=x \\ \t\u0001\u007f end=")");
@@ -127,7 +128,7 @@ TEST_CASE("no single byte, in a value or an event, escapes its field", "[log]") 
         CHECK(valid_utf8(line));
         auto p = logfmt_test::parse(line);
         REQUIRE(p);
-        CHECK(logfmt_test::keys(*p) == std::vector<std::string>{"ts", "level", "event", "k"});
+        CHECK(logfmt_test::keys(*p) == names{"ts", "level", "event", "k"});
         auto json = format_line(format::json, ts, level::info, v, {{"k", v}});
         CHECK_FALSE(has_control(json));
         CHECK(nlohmann::json::parse(json).size() == 4);
@@ -140,7 +141,7 @@ TEST_CASE("keys are sanitised and ts, level and event cannot be given twice", "[
     INFO(line);
     auto p = logfmt_test::parse(line);
     REQUIRE(p);
-    CHECK(logfmt_test::keys(*p) == std::vector<std::string>{"ts", "level", "event", "bad_key__",
+    CHECK(logfmt_test::keys(*p) == names{"ts", "level", "event", "bad_key__",
                                                   "field_event", "field_level"});
     CHECK(logfmt_test::value(*p, "level") == "info");
 
@@ -156,8 +157,9 @@ TEST_CASE("JSON lines start with ts, level and event, then the fields", "[log]")
     auto line = format_line(format::json, ts, level::error, "isolation_violation",
                             {{"conn", 3}, {"chat_id", forged}, {"reason", "a\"b\r\nc"}});
     INFO(line);
-    CHECK(line.rfind(R"({"ts":"2026-01-02T03:04:05.678Z","level":"error","event":"isolation_violation",)",
-                     0) == 0);
+    const std::string prefix =
+        R"({"ts":"2026-01-02T03:04:05.678Z","level":"error","event":"isolation_violation",)";
+    CHECK(line.rfind(prefix, 0) == 0);
     CHECK_FALSE(has_control(line));
     auto j = nlohmann::ordered_json::parse(line);
     std::vector<std::string> keys;
