@@ -132,10 +132,10 @@ constexpr std::uint32_t label(E e) noexcept {
 // The status codes wsproxy_http_requests_total names: those RFC 9110 defines (without the
 // two it marks unused, 306 and 418), plus 103 Early Hints (RFC 8297). Any other status is
 // counted as "other", so that a backend cannot grow the label set.
-inline constexpr std::array<std::uint16_t, 45> http_codes{
+inline constexpr std::array<std::uint16_t, 46> http_codes{
     100, 101, 103, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304,
     305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
-    412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+    412, 413, 414, 415, 416, 417, 421, 422, 426, 429, 500, 501, 502, 503, 504, 505};
 
 // The wsproxy_http_requests_total label of a status: its index in http_codes, or
 // http_codes.size() ("other") for a status not in it.
@@ -242,7 +242,7 @@ inline constexpr std::string_view http_code[] = {
     "100", "101", "103", "200", "201", "202", "203", "204", "205", "206", "300", "301",
     "302", "303", "304", "305", "307", "308", "400", "401", "402", "403", "404", "405",
     "406", "407", "408", "409", "410", "411", "412", "413", "414", "415", "416", "417",
-    "421", "422", "426", "500", "501", "502", "503", "504", "505", "other"};
+    "421", "422", "426", "429", "500", "501", "502", "503", "504", "505", "other"};
 inline constexpr std::string_view reject_reason[] = {"max_connections", "header_too_large",
                                                      "body_too_large"};
 inline constexpr std::string_view reload_result[] = {"success", "failure"};
