@@ -158,6 +158,39 @@ TEST_CASE("a late join answer for an earlier REST request settles nothing for th
     CHECK(backend.log.count("No clients registered for specific chat " + y) == 0);
 }
 
+TEST_CASE("a drain waits for a REST message held for a join, even when its sockets are gone",
+          "[session]") {
+    // The join is answered after 1.5 s. The drain starts while the message is held, and the
+    // tab then closes its socket: no WebSocket is left, but the held request is work in
+    // flight, and the process must answer it before it ends.
+    auto x = chat_uuid(30);
+    backend_fixture backend(1, chat_backend::dialect_kind::standard, {}, {{x, 1500}});
+    temp_rules rules("rest:\n  wait_ms: 5000\n");
+    auto opts = relay_test::proxy_options_for(backend.server->port());
+    opts.rules_file = rules.path.string();
+    opts.drain_timeout = 10;
+    relay_test::running_proxy proxy(opts);
+    ws_test::client tab;
+    connect_ready(tab, proxy.port(), "fran");
+
+    http_test::http_conn rest(proxy.port());
+    std::string body = R"({"content":"via rest"})";
+    REQUIRE(rest.send("POST /api/v1/chats/" + x + "/messages HTTP/1.1\r\nHost: a\r\n"
+                      "Cookie: mip_session=fran\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    // Held: its join went upstream.
+    REQUIRE(relay_test::eventually(
+        [&] { return metric(proxy, "wsproxy_join_chat_total", {{"source", "injected"}}) == 1; }));
+    proxy.server->begin_drain();
+    tab.close();
+    auto r = rest.read_final();
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    CHECK_FALSE(r->keep_alive);
+    CHECK(rest.closed());
+    proxy.server->wait();
+}
+
 TEST_CASE("a tab that reconnects is joined again to its session's chat", "[session]") {
     backend_fixture backend;
     relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.server->port()));
