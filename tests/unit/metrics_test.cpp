@@ -242,7 +242,7 @@ TEST_CASE("typed labels count into the family they name", "[metrics]") {
     CHECK(reg.value("wsproxy_http_requests_total") == 4);
 }
 
-TEST_CASE("the HTTP code label is the real status from RFC 9110's set plus 103, else other",
+TEST_CASE("the HTTP code label is the real status from RFC 9110's set plus 103 and 429, else other",
           "[metrics]") {
     const auto name = [](unsigned status) {
         return std::string(metrics::values::http_code[metrics::http_code_label(status)]);
