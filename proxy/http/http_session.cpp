@@ -291,6 +291,7 @@ void http_session::on_join_result(std::uint64_t hold, bool joined) {
 }
 
 void http_session::release_hold(bool timed_out) {
+    if (closing_) return;  // aborted at the drain timeout: nobody is left to answer
     if (hold_timer_) {
         hold_timer_->cancel();
         using result = metrics::join_wait_result;
