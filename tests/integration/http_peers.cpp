@@ -69,6 +69,11 @@ std::vector<received> raw_upstream::requests() const {
     return received_;
 }
 
+int raw_upstream::closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+}
+
 int raw_upstream::connections() const {
     std::lock_guard lock(mutex_);
     return connections_;
@@ -114,19 +119,14 @@ void raw_upstream::serve(int fd, int conn) {
                 in.erase(0, used);
                 used_total += used;
                 if (parser.is_done()) break;
-                if (ec && ec != http::error::need_more) {
-                    ::close(fd);
-                    return;
-                }
+                if (ec && ec != http::error::need_more) break;
                 if (used > 0) continue;
             }
             auto n = ::recv(fd, chunk, sizeof chunk, 0);
-            if (n <= 0) {
-                ::close(fd);
-                return;
-            }
+            if (n <= 0) break;
             in.append(chunk, static_cast<std::size_t>(n));
         }
+        if (!parser.is_done()) break;
         received r{conn, index++, parser.release(), head};
         {
             std::lock_guard lock(mutex_);
@@ -139,6 +139,8 @@ void raw_upstream::serve(int fd, int conn) {
     }
     ::shutdown(fd, SHUT_WR);
     ::close(fd);
+    std::lock_guard lock(mutex_);
+    ++closed_;
 }
 
 http_conn::http_conn(unsigned short port) {

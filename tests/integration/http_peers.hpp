@@ -48,6 +48,8 @@ public:
     unsigned short port() const { return port_; }
     std::vector<received> requests() const;
     int connections() const;
+    // Connections this upstream has closed (after close_after, or when the peer left).
+    int closed() const;
 
 private:
     void accept_loop();
@@ -62,6 +64,7 @@ private:
     std::vector<std::thread> threads_;
     std::thread accept_thread_;
     int connections_{0};
+    int closed_{0};
     bool stopping_{false};
 };
 
