@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "proxy/ws_frame.hpp"
+#include "proxy/ws/frame.hpp"
 
 using namespace wsproxy::ws;
 

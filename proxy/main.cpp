@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "proxy/cli/commands.hpp"
-#include "proxy/log.hpp"
-#include "proxy/options.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/base/options.hpp"
 #include "proxy/server.hpp"
 #include "rules/config.hpp"
 

@@ -15,12 +15,12 @@
 
 #include "metrics/registry.hpp"
 #include "proxy/admin/admin_server.hpp"
-#include "proxy/http/http_session.hpp"
-#include "proxy/log.hpp"
-#include "proxy/run_loop.hpp"
-#include "proxy/tap.hpp"
-#include "proxy/worker.hpp"
-#include "proxy/ws_pair.hpp"
+#include "proxy/relay/http_session.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/base/run_loop.hpp"
+#include "proxy/admin/tap.hpp"
+#include "proxy/relay/worker.hpp"
+#include "proxy/relay/ws_pair.hpp"
 #include "rules/config.hpp"
 
 #ifndef WSPROXY_VERSION

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "proxy/options.hpp"
+#include "proxy/base/options.hpp"
 
 namespace wsproxy {
 namespace metrics {

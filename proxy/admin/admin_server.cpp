@@ -5,8 +5,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include "proxy/admin/viewer.hpp"
-#include "proxy/log.hpp"
-#include "proxy/tap.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/admin/tap.hpp"
 
 namespace wsproxy::admin {
 namespace net = boost::asio;

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/options.hpp"
+#include "proxy/base/options.hpp"
 
 namespace wsproxy::tap {
 class hub;

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/ws_handshake.hpp"
+#include "proxy/ws/handshake.hpp"
 #include "proxy_fixture.hpp"
 #include "relay_client.hpp"
 #include "test_upstream.hpp"

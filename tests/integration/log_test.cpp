@@ -9,7 +9,7 @@
 
 #include "../support/logfmt_reader.hpp"
 #include "backend_fixture.hpp"
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "proxy_fixture.hpp"
 #include "ws_test_client.hpp"
 

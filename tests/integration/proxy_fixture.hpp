@@ -7,7 +7,7 @@
 #include <string_view>
 #include <thread>
 
-#include "proxy/options.hpp"
+#include "proxy/base/options.hpp"
 #include "metrics/registry.hpp"
 #include "proxy/server.hpp"
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/flex_stream.hpp"
+#include "proxy/net/flex_stream.hpp"
 
 namespace relay_test {
 namespace net = boost::asio;

@@ -5,7 +5,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "proxy/run_loop.hpp"
+#include "proxy/base/run_loop.hpp"
 
 TEST_CASE("run_loop goes on after handlers throw and counts them", "[run_loop]") {
     boost::asio::io_context ioc;

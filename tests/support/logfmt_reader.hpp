@@ -1,5 +1,5 @@
 #pragma once
-// A logfmt reader for tests, written from the format's rules and not from proxy/log.cpp:
+// A logfmt reader for tests, written from the format's rules and not from proxy/base/log.cpp:
 // key=value pairs separated by one space; a value is bare (no space, `"`, `=` or `\`) or
 // double-quoted with \" \\ \n \r \t and \uXXXX escapes.
 #include <optional>

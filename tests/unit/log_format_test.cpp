@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 #include "../support/logfmt_reader.hpp"
 
 using wsproxy::log::format;

@@ -1,4 +1,4 @@
-// permessage-deflate (proxy/ws_deflate.hpp): negotiation on both legs, the deflater and
+// permessage-deflate (proxy/ws/deflate.hpp): negotiation on both legs, the deflater and
 // inflater streams, and the reader receiving compressed frames.
 #include <zlib.h>
 
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/ws_deflate.hpp"
-#include "proxy/ws_frame.hpp"
+#include "proxy/ws/deflate.hpp"
+#include "proxy/ws/frame.hpp"
 
 using namespace wsproxy::ws;
 

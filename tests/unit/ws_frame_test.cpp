@@ -1,11 +1,11 @@
-// WebSocket framing without I/O (proxy/ws_frame.hpp): the reader's events and errors for
+// WebSocket framing without I/O (proxy/ws/frame.hpp): the reader's events and errors for
 // bytes built by hand here, write_header, apply_mask, close_payload and valid_utf8.
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "proxy/ws_frame.hpp"
+#include "proxy/ws/frame.hpp"
 
 using namespace wsproxy::ws;
 using kind = event::kind;

@@ -1,10 +1,10 @@
-// The WebSocket opening handshake (proxy/ws_handshake.hpp): the key and its answer, the
+// The WebSocket opening handshake (proxy/ws/handshake.hpp): the key and its answer, the
 // browser's upgrade request and the backend's 101.
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
 
-#include "proxy/ws_handshake.hpp"
+#include "proxy/ws/handshake.hpp"
 
 using namespace wsproxy::ws;
 namespace http = boost::beast::http;

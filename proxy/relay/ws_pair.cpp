@@ -1,16 +1,16 @@
-#include "proxy/ws_pair.hpp"
+#include "proxy/relay/ws_pair.hpp"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 
-#include "proxy/connections.hpp"
-#include "proxy/headers.hpp"
-#include "proxy/log.hpp"
-#include "proxy/tap.hpp"
-#include "proxy/tcp_progress.hpp"
-#include "proxy/upstream_connect.hpp"
-#include "proxy/ws_handshake.hpp"
+#include "proxy/admin/connections.hpp"
+#include "proxy/net/headers.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/admin/tap.hpp"
+#include "proxy/net/tcp_progress.hpp"
+#include "proxy/net/upstream_connect.hpp"
+#include "proxy/ws/handshake.hpp"
 #include "rules/rest.hpp"
 
 namespace wsproxy {
@@ -97,7 +97,7 @@ void ws_pair::start() {
         return reject_upgrade(problem->status, "wsproxy: " + problem->message + "\n");
     }
     w_.pairs.emplace(id_, weak_from_this());
-    async_connect_upstream(w_, [self = shared_from_this()](beast::error_code ec,
+    async_connect_upstream(w_.ioc, w_.shared.opts, w_.shared.upstream_tls, [self = shared_from_this()](beast::error_code ec,
                                                            std::string_view stage,
                                                            std::optional<flex_stream> stream) {
         self->on_upstream_transport(ec, stage, std::move(stream));

@@ -1,9 +1,9 @@
-#include "proxy/run_loop.hpp"
+#include "proxy/base/run_loop.hpp"
 
 #include <exception>
 #include <string>
 
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 
 namespace wsproxy {
 

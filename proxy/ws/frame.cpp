@@ -1,4 +1,4 @@
-#include "proxy/ws_frame.hpp"
+#include "proxy/ws/frame.hpp"
 
 #include <cstring>
 

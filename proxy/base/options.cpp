@@ -1,4 +1,4 @@
-#include "proxy/options.hpp"
+#include "proxy/base/options.hpp"
 
 #include <arpa/inet.h>
 

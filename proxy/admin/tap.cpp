@@ -1,5 +1,5 @@
-#include "proxy/tap.hpp"
-#include "proxy/log.hpp"
+#include "proxy/admin/tap.hpp"
+#include "proxy/base/log.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>

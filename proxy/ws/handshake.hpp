@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/ws_deflate.hpp"
+#include "proxy/ws/deflate.hpp"
 
 namespace wsproxy::ws {
 

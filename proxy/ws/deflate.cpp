@@ -1,4 +1,4 @@
-#include "proxy/ws_deflate.hpp"
+#include "proxy/ws/deflate.hpp"
 
 #include <zlib.h>
 

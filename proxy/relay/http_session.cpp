@@ -1,4 +1,4 @@
-#include "proxy/http/http_session.hpp"
+#include "proxy/relay/http_session.hpp"
 
 #include <poll.h>
 
@@ -6,11 +6,11 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "proxy/headers.hpp"
+#include "proxy/net/headers.hpp"
 #include "proxy/http/message_checks.hpp"
-#include "proxy/log.hpp"
-#include "proxy/upstream_connect.hpp"
-#include "proxy/ws_pair.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/net/upstream_connect.hpp"
+#include "proxy/relay/ws_pair.hpp"
 #include "rules/rest.hpp"
 
 namespace wsproxy {
@@ -348,7 +348,7 @@ void http_session::forward() {
         return send_upstream();
     }
     upstream_reused_ = false;
-    async_connect_upstream(w_, [self = shared_from_this()](beast::error_code ec,
+    async_connect_upstream(w_.ioc, w_.shared.opts, w_.shared.upstream_tls, [self = shared_from_this()](beast::error_code ec,
                                                            std::string_view stage,
                                                            std::optional<flex_stream> s) {
         if (ec) return self->upstream_failed(ec, stage);

@@ -1,4 +1,4 @@
-#include "proxy/headers.hpp"
+#include "proxy/net/headers.hpp"
 
 #include <algorithm>
 #include <array>

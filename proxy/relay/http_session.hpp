@@ -32,8 +32,8 @@
 #include <optional>
 #include <string>
 
-#include "proxy/flex_stream.hpp"
-#include "proxy/worker.hpp"
+#include "proxy/net/flex_stream.hpp"
+#include "proxy/relay/worker.hpp"
 
 namespace wsproxy {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 
 namespace wsproxy {
 

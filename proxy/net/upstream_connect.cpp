@@ -1,4 +1,4 @@
-#include "proxy/upstream_connect.hpp"
+#include "proxy/net/upstream_connect.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -15,11 +15,11 @@ namespace {
 
 class connect_op : public std::enable_shared_from_this<connect_op> {
 public:
-    connect_op(worker& w, upstream_handler done)
-        : w_(w), done_(std::move(done)), resolver_(w.ioc), tcp_(w.ioc) {}
+    connect_op(net::io_context& ioc, const proxy_options& opts, ssl::context* tls, upstream_handler done)
+        : opts_(opts), tls_(tls), done_(std::move(done)), resolver_(ioc), tcp_(ioc) {}
 
     void start() {
-        const auto& up = w_.shared.opts.upstream;
+        const auto& up = opts_.upstream;
         beast::error_code ec;
         auto address = net::ip::make_address(up.host, ec);
         if (!ec) {
@@ -53,13 +53,13 @@ private:
     void on_connect(beast::error_code ec) {
         if (ec) return fail(ec, "connect");
         tcp_.socket().set_option(tcp::no_delay(true), ec);
-        if (!w_.shared.opts.upstream.tls) {
+        if (!opts_.upstream.tls) {
             tcp_.expires_never();
             return done_({}, {}, flex_stream(std::move(tcp_)));
         }
-        stream_.emplace(std::move(tcp_), *w_.shared.upstream_tls);
+        stream_.emplace(std::move(tcp_), *tls_);
         auto* tls = stream_->tls();
-        const auto& host = w_.shared.opts.upstream.host;
+        const auto& host = opts_.upstream.host;
         if (!SSL_set_tlsext_host_name(tls->native_handle(), host.c_str())) {
             return fail(beast::error_code(static_cast<int>(::ERR_get_error()),
                                           net::error::get_ssl_category()),
@@ -82,10 +82,11 @@ private:
 
     std::chrono::steady_clock::duration timeout() const {
         return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            std::chrono::duration<double>(w_.shared.opts.handshake_timeout));
+            std::chrono::duration<double>(opts_.handshake_timeout));
     }
 
-    worker& w_;
+    const proxy_options& opts_;
+    ssl::context* tls_;
     upstream_handler done_;
     tcp::resolver resolver_;
     flex_stream::tcp_type tcp_;
@@ -94,8 +95,9 @@ private:
 
 }  // namespace
 
-void async_connect_upstream(worker& w, upstream_handler done) {
-    std::make_shared<connect_op>(w, std::move(done))->start();
+void async_connect_upstream(net::io_context& ioc, const proxy_options& opts, ssl::context* tls,
+                            upstream_handler done) {
+    std::make_shared<connect_op>(ioc, opts, tls, std::move(done))->start();
 }
 
 }  // namespace wsproxy

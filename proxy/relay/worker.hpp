@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "metrics/registry.hpp"
-#include "proxy/chat_registry.hpp"
+#include "proxy/relay/chat_registry.hpp"
 #include "proxy/http/trusted_peers.hpp"
-#include "proxy/options.hpp"
-#include "proxy/session_registry.hpp"
+#include "proxy/base/options.hpp"
+#include "proxy/relay/session_registry.hpp"
 #include "rules/config.hpp"
 
 namespace wsproxy {
@@ -37,7 +37,7 @@ struct shared_state {
     boost::asio::ssl::context* client_tls{nullptr};           // set when --tls-cert is given
     boost::asio::ssl::context* upstream_tls{nullptr};         // set for wss:// upstreams
     metrics::registry* metrics{nullptr};
-    tap::hub* tap{nullptr};  // the live tap (proxy/tap.hpp); set before the workers start
+    tap::hub* tap{nullptr};  // the live tap (proxy/admin/tap.hpp); set before the workers start
     chat_registry chats;
     session_registry sessions;
     http1::trusted_peers trusted;  // --trusted-proxies

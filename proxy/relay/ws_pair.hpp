@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "proxy/flex_stream.hpp"
-#include "proxy/worker.hpp"
-#include "proxy/ws_frame.hpp"
+#include "proxy/net/flex_stream.hpp"
+#include "proxy/relay/worker.hpp"
+#include "proxy/ws/frame.hpp"
 #include "rules/engine.hpp"
 
 namespace wsproxy {

@@ -1,9 +1,9 @@
-#include "proxy/connections.hpp"
+#include "proxy/admin/connections.hpp"
 
 #include <chrono>
 
-#include "proxy/log.hpp"
-#include "proxy/tap.hpp"
+#include "proxy/base/log.hpp"
+#include "proxy/admin/tap.hpp"
 
 namespace wsproxy {
 

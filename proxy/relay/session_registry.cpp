@@ -1,4 +1,4 @@
-#include "proxy/session_registry.hpp"
+#include "proxy/relay/session_registry.hpp"
 
 #include <algorithm>
 

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string_view>
 
-#include "proxy/flex_stream.hpp"
-#include "proxy/worker.hpp"
+#include "proxy/net/flex_stream.hpp"
+#include "proxy/base/options.hpp"
 
 namespace wsproxy {
 
@@ -15,6 +15,9 @@ namespace wsproxy {
 using upstream_handler =
     std::function<void(boost::beast::error_code, std::string_view stage, std::optional<flex_stream>)>;
 
-void async_connect_upstream(worker& w, upstream_handler done);
+// `opts` (the upstream and the handshake timeout) outlives the operation; `tls` is the
+// upstream TLS context, used only for wss:// upstreams.
+void async_connect_upstream(boost::asio::io_context& ioc, const proxy_options& opts,
+                            boost::asio::ssl::context* tls, upstream_handler done);
 
 }  // namespace wsproxy

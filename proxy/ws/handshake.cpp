@@ -1,4 +1,4 @@
-#include "proxy/ws_handshake.hpp"
+#include "proxy/ws/handshake.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

@@ -1,4 +1,4 @@
-#include "proxy/log.hpp"
+#include "proxy/base/log.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -1,6 +1,6 @@
 // Its own file: <linux/tcp.h> has the full tcp_info but clashes with glibc's
 // <netinet/tcp.h>, which Asio includes.
-#include "proxy/tcp_progress.hpp"
+#include "proxy/net/tcp_progress.hpp"
 
 #include <cstddef>
 #include <linux/tcp.h>
