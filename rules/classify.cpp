@@ -15,6 +15,8 @@
 // payload's size first (a decoded string is never longer than its source, so the views
 // into scratch_ stay valid while later strings are appended).
 #include "rules/classify.hpp"
+
+#include "common/text.hpp"
 #include "rules/detail.hpp"
 
 #include <array>
@@ -41,18 +43,11 @@ constexpr std::array<bool, 256> ws_table = [] {
 inline bool is_ws(unsigned char c) { return ws_table[c]; }
 inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-inline int hex_val(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 inline bool hex4(const unsigned char* p, const unsigned char* end, unsigned& out) {
     if (end - p < 4) return false;
     unsigned v = 0;
     for (int i = 0; i < 4; ++i) {
-        const int h = hex_val(p[i]);
+        const int h = text::hex_value(static_cast<char>(p[i]));
         if (h < 0) return false;
         v = v << 4 | static_cast<unsigned>(h);
     }

@@ -113,8 +113,6 @@ void erase_value(std::vector<std::string>& list, std::string_view s);
 
 // {"<type_path>": type, "<id_path>": chat_id}, keys in that order, properly escaped.
 std::string build_frame(const config& cfg, const std::string& type, std::string_view chat_id);
-// %XX decoding (and '+' as a space in query strings). Malformed escapes stay as they are.
-std::string percent_decode(std::string_view s, bool plus_is_space);
 // A chat id we may put into a frame we send: 1..max_chat_id_bytes of UTF-8.
 bool usable_chat_id(std::string_view chat_id);
 // Whether `s` is well-formed UTF-8 (classify.cpp).

@@ -90,32 +90,6 @@ std::string build_frame(const config& cfg, const std::string& type, std::string_
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-namespace {
-int hex_val(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-}  // namespace
-
-std::string percent_decode(std::string_view s, bool plus_is_space) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+' && plus_is_space) {
-            out.push_back(' ');
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_val(s[i + 1]) >= 0 &&
-                   hex_val(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
-    return out;
-}
-
 bool usable_chat_id(std::string_view chat_id) {
     return !chat_id.empty() && chat_id.size() <= max_chat_id_bytes && valid_utf8(chat_id);
 }

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "common/text.hpp"
 #include "rules/detail.hpp"
 #include "rules/rest.hpp"
 
@@ -55,8 +56,8 @@ std::string query_value(std::string_view target, const std::string& key) {
         rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
         const std::size_t eq = pair.find('=');
         if (eq == std::string_view::npos) continue;
-        if (percent_decode(pair.substr(0, eq), true) == key)
-            return percent_decode(pair.substr(eq + 1), true);
+        if (text::percent_decode(pair.substr(0, eq), true) == key)
+            return text::percent_decode(pair.substr(eq + 1), true);
     }
     return {};
 }

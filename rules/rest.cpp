@@ -2,6 +2,7 @@
 // Every loop is bounded by the size limits in rest.hpp.
 #include "rules/rest.hpp"
 
+#include "common/text.hpp"
 #include "rules/detail.hpp"
 
 namespace wsproxy::rules {
@@ -12,20 +13,8 @@ constexpr std::size_t max_pattern_bytes = 1024;
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
+using text::iequals;
+using text::trim;
 
 // RFC 9110 tchar.
 bool is_tchar(char c) {
@@ -107,11 +96,11 @@ std::optional<std::string> match_chat_path(std::string_view pattern, std::string
         if (p_last != t_last) return std::nullopt;
         more = !p_last;
         if (ps == placeholder) {
-            std::string id = detail::percent_decode(ts, false);
+            std::string id = text::percent_decode(ts, false);
             if (id.empty() || id.size() > detail::max_chat_id_bytes || !detail::valid_utf8(id))
                 return std::nullopt;
             chat = std::move(id);
-        } else if (ts != ps && detail::percent_decode(ts, false) != ps) {
+        } else if (ts != ps && text::percent_decode(ts, false) != ps) {
             return std::nullopt;
         }
     }

@@ -1,5 +1,7 @@
 #include "proxy/http/message_checks.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
 
@@ -13,11 +15,7 @@ std::size_t count(const http::fields& f, http::field name) {
     return static_cast<std::size_t>(std::distance(range.first, range.second));
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::trim;
 
 // reg-name, IPv4 or IP-literal, with an optional port (RFC 3986 3.2.2): the characters
 // that may stand in a Host. A space, '/', '@', '?' or '#' cannot.

@@ -1,5 +1,7 @@
 #include "proxy/http/trusted_peers.hpp"
 
+#include "common/text.hpp"
+
 #include <stdexcept>
 
 namespace wsproxy::http1 {
@@ -7,24 +9,14 @@ namespace ip = boost::asio::ip;
 
 namespace {
 
-std::string trimmed(std::string s) {
-    auto b = s.find_first_not_of(" \t");
-    auto e = s.find_last_not_of(" \t");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
 
 }  // namespace
 
 trusted_peers trusted_peers::parse(const std::vector<std::string>& entries) {
     trusted_peers out;
     for (const auto& entry : entries) {
-        std::size_t start = 0;
-        while (start <= entry.size()) {
-            auto comma = entry.find(',', start);
-            auto item = trimmed(entry.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                : comma - start));
-            start = comma == std::string::npos ? entry.size() + 1 : comma + 1;
-            if (item.empty()) continue;
+        for (auto element : text::split_list(entry)) {
+            const std::string item(element);
             boost::system::error_code ec;
             auto slash = item.find('/');
             auto address = ip::make_address(item.substr(0, slash), ec);

@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/beast/core/string.hpp>
 
+#include "common/text.hpp"
 #include "proxy/http/message_checks.hpp"
 
 namespace wsproxy {
@@ -18,25 +19,12 @@ constexpr std::array<std::string_view, 14> hop_headers{
     "host",                 "sec-websocket-key",   "sec-websocket-version",
     "sec-websocket-extensions", "sec-websocket-accept"};
 
-bool token_listed(std::string_view name, std::string_view list) {
-    while (!list.empty()) {
-        auto comma = list.find(',');
-        auto token = list.substr(0, comma);
-        while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-        while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-        if (boost::beast::iequals(token, name)) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    return false;
-}
-
 }  // namespace
 
 bool is_hop_header(std::string_view name, std::string_view connection_tokens) {
     for (auto h : hop_headers)
         if (boost::beast::iequals(name, h)) return true;
-    return token_listed(name, connection_tokens);
+    return text::has_token(connection_tokens, name);
 }
 
 namespace {

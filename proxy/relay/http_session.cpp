@@ -6,6 +6,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "common/text.hpp"
 #include "proxy/net/headers.hpp"
 #include "proxy/http/message_checks.hpp"
 #include "proxy/base/log.hpp"
@@ -21,10 +22,7 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-std::chrono::steady_clock::duration seconds(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(s));
-}
+using text::seconds;
 
 // At most this many 1xx responses before the final one: more is a broken upstream.
 constexpr unsigned max_interims = 16;

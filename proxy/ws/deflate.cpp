@@ -1,5 +1,7 @@
 #include "proxy/ws/deflate.hpp"
 
+#include "common/text.hpp"
+
 #include <zlib.h>
 
 #include <cstring>
@@ -10,20 +12,8 @@ namespace wsproxy::ws {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::iequals;
+using text::trim;
 
 // Splits at `sep`, outside double quotes.
 std::vector<std::string_view> split(std::string_view s, char sep) {

@@ -1,5 +1,7 @@
 #include "proxy/ws/handshake.hpp"
 
+#include "common/text.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -20,19 +22,6 @@ std::string base64(const unsigned char* data, std::size_t size) {
     return out;
 }
 
-// True when the comma-separated `list` holds `token` (case-insensitive).
-bool has_token(std::string_view list, std::string_view token) {
-    while (!list.empty()) {
-        auto comma = list.find(',');
-        auto t = list.substr(0, comma);
-        while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-        while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-        if (boost::beast::iequals(t, token)) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -78,7 +67,7 @@ upstream_verdict check_upgrade_response(const http::response<http::string_body>&
     }
     if (!boost::beast::iequals(res[http::field::upgrade], "websocket"))
         v.error = "the upstream's 101 has no Upgrade: websocket";
-    else if (!has_token(res[http::field::connection], "upgrade"))
+    else if (!text::has_token(res[http::field::connection], "upgrade"))
         v.error = "the upstream's 101 has no Connection: upgrade";
     else if (res[http::field::sec_websocket_accept] != accept_for(key))
         v.error = "the upstream's Sec-WebSocket-Accept does not match our key";
