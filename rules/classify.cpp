@@ -17,6 +17,7 @@
 #include "rules/classify.hpp"
 
 #include "common/text.hpp"
+#include "common/utf8.hpp"
 #include "rules/detail.hpp"
 
 #include <array>
@@ -427,18 +428,7 @@ closed:
 }  // namespace
 
 namespace detail {
-bool valid_utf8(std::string_view s) {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* const end = p + s.size();
-    while (p < end) {
-        if (*p < 0x80) {
-            ++p;
-        } else if (!(p = utf8_seq(p, end))) {
-            return false;
-        }
-    }
-    return true;
-}
+bool valid_utf8(std::string_view s) { return utf8::valid(s); }
 }  // namespace detail
 
 namespace detail {

@@ -1,5 +1,6 @@
 #include "proxy/ws/frame.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace wsproxy::ws {
@@ -8,6 +9,15 @@ namespace {
 
 bool is_control(unsigned op) { return op >= 8; }
 bool known_opcode(unsigned op) { return op <= 2 || (op >= 8 && op <= 10); }
+
+// The mask key as seen from byte `offset` of the payload on.
+std::uint32_t key_from(std::uint32_t key, std::size_t offset) {
+    unsigned char k[4], r[4];
+    std::memcpy(k, &key, 4);
+    for (std::size_t i = 0; i < 4; ++i) r[i] = k[(i + offset) & 3];
+    std::memcpy(&key, r, 4);
+    return key;
+}
 
 // Codes a peer may put in a close frame (RFC 6455 7.4.1, 7.4.2, and the registered 1012
 // service restart and 1013 try again later, which Beast accepts and this proxy sends).
@@ -82,10 +92,25 @@ event reader::next(char* data, std::size_t size, std::size_t& pos) {
             std::memcpy(&key, p + head, 4);
             head += 4;
         }
+        // Uncompressed text is checked piece by piece, whatever part of the frame is here.
+        bool text_piece = !is_control(op) && (op == 0 ? message_text_ && !message_compressed_
+                                                      : op == 1 && !rsv1);
+        if (text_piece) {
+            if (op != 0 && checked_ == 0) text_.reset();  // a new message starts here
+            auto here = static_cast<std::size_t>(std::min<std::uint64_t>(avail - head, len));
+            if (here > checked_) {
+                char* from = data + pos + head + checked_;
+                if (mask) apply_mask(from, here - checked_, key_from(key, checked_));
+                bool ok = text_.feed(std::string_view(from, here - checked_));
+                checked_ = here;
+                if (!ok) return fail(close_code::bad_payload, "text message not UTF-8");
+            }
+        }
         if (avail - head < len) return {};
         char* payload = data + pos + head;
         auto n = static_cast<std::size_t>(len);
-        if (mask) apply_mask(payload, n, key);
+        if (mask && !text_piece) apply_mask(payload, n, key);
+        checked_ = 0;
         pos += head + n;
         std::string_view body(payload, n);
 
@@ -145,7 +170,9 @@ event reader::finish_message(std::string_view payload, bool text, bool compresse
         }
         payload = inflated_;
     }
-    if (text && !valid_utf8(payload)) return fail(close_code::bad_payload, "text message not UTF-8");
+    // Uncompressed text was checked as it came; here only its end must not cut a character.
+    if (text && !(compressed ? utf8::valid(payload) : text_.complete()))
+        return fail(close_code::bad_payload, "text message not UTF-8");
     event e;
     e.what = event::kind::message;
     e.payload = payload;
@@ -207,47 +234,6 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
     out.push_back(static_cast<char>(code & 0xff));
     out.append(reason);
     return out;
-}
-
-bool valid_utf8(std::string_view s) {
-    auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    auto* end = p + s.size();
-    while (p < end) {
-        // ASCII runs, eight bytes at a time.
-        while (end - p >= 8) {
-            std::uint64_t v;
-            std::memcpy(&v, p, 8);
-            if (v & 0x8080808080808080ull) break;
-            p += 8;
-        }
-        if (p == end) break;
-        unsigned c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        int extra;
-        unsigned lo = 0x80, hi = 0xbf;  // the valid range of the second byte
-        if (c >= 0xc2 && c <= 0xdf) {
-            extra = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            extra = 2;
-            if (c == 0xe0) lo = 0xa0;       // overlong
-            else if (c == 0xed) hi = 0x9f;  // surrogates
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            extra = 3;
-            if (c == 0xf0) lo = 0x90;       // overlong
-            else if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
-        } else {
-            return false;
-        }
-        if (end - p <= extra) return false;
-        if (p[1] < lo || p[1] > hi) return false;
-        for (int i = 2; i <= extra; ++i)
-            if ((p[i] & 0xc0) != 0x80) return false;
-        p += extra + 1;
-    }
-    return true;
 }
 
 }  // namespace wsproxy::ws

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.hpp"
 #include "proxy/ws/deflate.hpp"
 
 namespace wsproxy::ws {
@@ -45,7 +46,10 @@ struct event {
 
 // Parses frames from one peer. `masked` says what that peer must send: a browser masks
 // every frame, a server none. Messages over `max_message` bytes are an error (1009);
-// so is everything RFC 6455 forbids (1002) and text that is not UTF-8 (1007).
+// so is everything RFC 6455 forbids (1002) and text that is not UTF-8 (1007). Uncompressed
+// text is unmasked and checked as its bytes arrive, across fragments and across reads of
+// one frame: the 1007 comes with the bytes that can never become valid (fail fast, RFC 6455
+// 8.1), not at the message's end.
 class reader {
 public:
     reader(bool masked, std::size_t max_message) : masked_(masked), max_(max_message) {}
@@ -55,7 +59,9 @@ public:
 
     // Looks at data[pos, size) and returns the next event, advancing `pos` past the
     // bytes it used. need_more means the rest is an incomplete frame: keep data[pos, size)
-    // and call again with more after it. Unmasks in place, hence the mutable buffer.
+    // and call again with more after it. Unmasks in place, hence the mutable buffer; an
+    // incomplete text frame's bytes may already be unmasked when need_more comes back (the
+    // reader remembers how many, so keep them as they are).
     event next(char* data, std::size_t size, std::size_t& pos);
 
     // Bytes of a message being reassembled from fragments (memory this reader holds).
@@ -71,6 +77,8 @@ private:
     bool message_text_{false};
     bool message_compressed_{false};
     bool failed_{false};
+    std::size_t checked_{0};  // payload bytes of the incomplete frame at pos already unmasked
+    utf8::validator text_;    // the uncompressed text message being read
     std::string fragments_;
     std::string inflated_;
     std::optional<inflater> inflate_;
@@ -85,6 +93,6 @@ void apply_mask(char* data, std::size_t size, std::uint32_t key);
 // A close frame's payload: the code in network order and the reason, cut to fit 125 bytes.
 std::string close_payload(std::uint16_t code, std::string_view reason);
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
-bool valid_utf8(std::string_view s);
+inline bool valid_utf8(std::string_view s) { return utf8::valid(s); }
 
 }  // namespace wsproxy::ws
