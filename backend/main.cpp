@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -117,10 +118,11 @@ int main(int argc, char** argv) {
     auto eq = d.find('=');
     int ms = -1;
     if (eq != std::string::npos && eq > 0) {
-      try {
-        ms = std::stoi(d.substr(eq + 1));
-      } catch (const std::exception&) {
-      }
+      // The whole rest must be the number: "12abc" is a typo, not 12.
+      const char* first = d.data() + eq + 1;
+      const char* last = d.data() + d.size();
+      auto [end, ec] = std::from_chars(first, last, ms);
+      if (ec != std::errc() || end != last || first == last) ms = -1;
     }
     if (ms < 0) {
       std::fprintf(stderr, "chat-backend: --join-delay: expected CHAT_ID=MS, got \"%s\"\n", d.c_str());

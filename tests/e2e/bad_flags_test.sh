@@ -64,3 +64,13 @@ expect_error "cannot listen on 127.0.0.1:$port: the port is already in use" --up
 "$W" --version | grep -q "^wsproxy " || fail "--version printed no version"
 "$W" --print-default-rules | grep -q "join_chat" || fail "--print-default-rules prints no rules"
 pass "--help and --print-default-rules"
+
+# The demo backend refuses a malformed --join-delay instead of reading a prefix of it.
+for bad in c1=12abc c1= =5 c1=-3 c1; do
+  set +e
+  out=$("$BUILD/chat-backend" --listen 127.0.0.1:0 --join-delay "$bad" 2>&1 >/dev/null); rc=$?
+  set -e
+  [ $rc -eq 2 ] || fail "chat-backend --join-delay $bad exited $rc, expected 2: $out"
+  printf '%s' "$out" | grep -q "expected CHAT_ID=MS" || fail "chat-backend --join-delay $bad: $out"
+done
+pass "chat-backend refuses malformed --join-delay values"

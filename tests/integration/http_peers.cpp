@@ -108,7 +108,6 @@ void raw_upstream::serve(int fd, int conn) {
         http::request_parser<http::string_body> parser;
         parser.eager(true);
         parser.body_limit(64u << 20);
-        std::size_t used_total = 0;
         std::string head;
         for (;;) {
             if (!in.empty()) {
@@ -117,7 +116,6 @@ void raw_upstream::serve(int fd, int conn) {
                 if (parser.is_header_done() && head.empty())
                     head = in.substr(0, in.find("\r\n\r\n") + 4);
                 in.erase(0, used);
-                used_total += used;
                 if (parser.is_done()) break;
                 if (ec && ec != http::error::need_more) break;
                 if (used > 0) continue;
