@@ -1,10 +1,12 @@
 #pragma once
-// The client verbs of the wsproxy binary, which talk to a running proxy's admin port:
+// The client verbs of the wsproxy binary, which talk to running proxies' admin ports:
 //   wsproxy tap          live frames from /tap, one line each (or JSON lines)
 //   wsproxy connections  the /connections snapshot as a table (or JSON)
-// They run on the caller's thread, with their own io_context, and share nothing with the
-// proxy but the admin protocol.
+// Both take several admin addresses (one per replica) and merge what they answer, with the
+// address as a `source` column. They run on the caller's thread, with their own io_context,
+// and share nothing with the proxy but the admin protocol.
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -14,23 +16,30 @@ class App;
 
 namespace wsproxy::cli {
 
-struct admin_target {
-    std::string admin{"127.0.0.1:9090"};
+struct admin_targets {
+    std::vector<std::string> admins;      // --admin [NAME=]HOST:PORT, repeatable
+    std::vector<std::string> admin_urls;  // --admin-url [NAME=][http://]HOST:PORT, repeatable
     std::string token;
     std::string token_file;
 };
 
 struct tap_args {
-    admin_target target;
+    admin_targets target;
     std::vector<std::string> chats, types, clients, directions;
     std::vector<std::uint64_t> conns;
     bool json{false};
-    std::uint64_t max_frames{0};  // 0: until interrupted or the proxy goes away
+    std::uint64_t max_frames{0};  // 0: until interrupted
+    std::uint64_t history{0};     // events from before the tap started, per source
+    bool wait{false};             // retry the first connect too, instead of failing
+    bool no_reconnect{false};     // a source whose stream ends stays gone
 };
 
 struct connections_args {
-    admin_target target;
+    admin_targets target;
     bool json{false};
+    bool closed{false};
+    bool watch{false};
+    double interval{2.0};
 };
 
 struct commands {
@@ -49,15 +58,39 @@ int run_tap(const tap_args& a);
 int run_connections(const connections_args& a);
 
 // Shared by both verbs (commands.cpp).
-struct resolved_target {
+
+// One admin port to query. `label` names it in the source column: the NAME of NAME=ADDRESS,
+// else HOST:PORT as given.
+struct admin_source {
+    std::string label;
     std::string host;
     std::string port;
-    std::string token;  // empty: none
+    std::string where() const { return host + ":" + port; }
 };
-// Throws std::runtime_error with a message for the user.
-resolved_target resolve(const admin_target& t);
+// Every --admin and --admin-url (127.0.0.1:9090 when none). Throws std::runtime_error with a
+// message for the user.
+std::vector<admin_source> resolve_sources(const admin_targets& t);
+// One address, "[NAME=][http://]HOST:PORT[/]"; `flag` names it in errors.
+admin_source parse_source(const std::string& text, const char* flag);
+// The token from --token or --token-file, empty when none. Throws std::runtime_error.
+std::string load_token(const admin_targets& t);
 // "Authorization: Bearer" value, or empty.
-std::string bearer(const resolved_target& t);
+std::string bearer(const std::string& token);
 std::string url_encode(const std::string& s);
+// `{"source":"LABEL",` spliced in front of a JSON object's first member, keeping the rest
+// byte for byte (the proxy's field order); anything else is returned as it came.
+std::string with_source(const std::string& json_object, const std::string& label);
+
+// Reconnect delays: 0.2 s doubling to 5 s, each drawn from [d/2, d] so that several taps
+// cut off by one restart do not knock on the new process in step.
+class backoff {
+public:
+    double next_seconds();
+    void reset() { step_ = 0; }
+
+private:
+    unsigned step_{0};
+    std::mt19937 rng_{std::random_device{}()};
+};
 
 }  // namespace wsproxy::cli

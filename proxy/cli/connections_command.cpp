@@ -1,10 +1,22 @@
-// `wsproxy connections`: the /connections snapshot as a table.
+// `wsproxy connections`: the /connections snapshot as a table, from one proxy or several
+// merged (rows sorted by when they opened, with a SOURCE column), once or every --interval
+// seconds with --watch.
+//
+// Exit codes: 0 when every address answered; 1 when one did not (the others are still
+// printed, as kubectl does for a partly failed get); 2 for a bad flag. --watch runs until
+// SIGINT/SIGTERM and exits 0: an address that fails is reported in that snapshot only.
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,13 +31,151 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-std::string str(const nlohmann::json& j, const char* key) {
+using json = nlohmann::json;
+
+struct answer {
+    std::string error;  // empty: `doc` holds the proxy's /connections
+    json doc;
+};
+
+// One GET /connections; owns itself until `done` has been called.
+class fetch : public std::enable_shared_from_this<fetch> {
+public:
+    fetch(net::io_context& ioc, const admin_source& src, const std::string& token,
+          const std::string& target, std::function<void(answer)> done)
+        : resolver_(ioc), stream_(ioc), src_(src), token_(token), done_(std::move(done)) {
+        req_ = {http::verb::get, target, 11};
+        req_.set(http::field::host, src_.where());
+        req_.set(http::field::user_agent, "wsproxy-connections");
+        if (!token_.empty()) req_.set(http::field::authorization, bearer(token_));
+    }
+
+    void start() {
+        stream_.expires_after(std::chrono::seconds(10));
+        resolver_.async_resolve(src_.host, src_.port,
+                                [self = shared_from_this()](beast::error_code ec,
+                                                            tcp::resolver::results_type r) {
+                                    if (ec)
+                                        return self->fail("cannot resolve the admin host \"" +
+                                                          self->src_.host + "\": " + ec.message());
+                                    self->on_resolve(r);
+                                });
+    }
+
+private:
+    void on_resolve(const tcp::resolver::results_type& r) {
+        stream_.async_connect(r, [self = shared_from_this()](beast::error_code ec,
+                                                             const tcp::endpoint&) {
+            if (ec)
+                return self->fail("cannot reach the admin port at " + self->src_.where() + ": " +
+                                  ec.message() + " (is wsproxy running, and is --admin right?)");
+            http::async_write(self->stream_, self->req_,
+                              [self](beast::error_code ec, std::size_t) {
+                                  if (ec)
+                                      return self->fail("cannot send to " + self->src_.where() +
+                                                        ": " + ec.message());
+                                  self->on_write();
+                              });
+        });
+    }
+
+    void on_write() {
+        http::async_read(stream_, buf_, res_,
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             if (ec)
+                                 return self->fail("no answer from " + self->src_.where() + ": " +
+                                                   ec.message());
+                             self->on_read();
+                         });
+    }
+
+    void on_read() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        const auto where = src_.where();
+        if (res_.result() == http::status::unauthorized)
+            return fail(token_.empty()
+                            ? "the admin port at " + where +
+                                  " needs a token: pass --token TOKEN or --token-file FILE"
+                            : "the admin port at " + where + " refused the token");
+        if (res_.result() != http::status::ok)
+            return fail("the admin port at " + where + " answered HTTP " +
+                        std::to_string(res_.result_int()));
+        answer a;
+        a.doc = json::parse(res_.body(), nullptr, false);
+        if (a.doc.is_discarded() || !a.doc.is_object())
+            return fail("the admin port at " + where + " sent something that is not JSON");
+        done_(std::move(a));
+    }
+
+    void fail(std::string why) { done_(answer{std::move(why), {}}); }
+
+    tcp::resolver resolver_;
+    beast::tcp_stream stream_;
+    admin_source src_;
+    std::string token_;
+    std::function<void(answer)> done_;
+    http::request<http::empty_body> req_;
+    http::response<http::string_body> res_;
+    beast::flat_buffer buf_;
+};
+
+// Every address's answer in one document: {"connections":[...], "closed":[...] with
+// --closed, "sources":[{"source", "error"?}]}, each row with its "source".
+json merge(const std::vector<admin_source>& sources, const std::vector<answer>& answers,
+           bool with_closed) {
+    json out = {{"connections", json::array()}, {"sources", json::array()}};
+    if (with_closed) out["closed"] = json::array();
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        const auto& label = sources[i].label;
+        json status = {{"source", label}};
+        const auto& a = answers[i];
+        if (!a.error.empty()) {
+            status["error"] = a.error;
+            out["sources"].push_back(status);
+            continue;
+        }
+        auto take = [&](const char* key) {
+            auto it = a.doc.find(key);
+            if (it == a.doc.end() || !it->is_array()) return false;
+            for (auto row : *it) {
+                if (!row.is_object()) continue;
+                row["source"] = label;
+                out[key].push_back(std::move(row));
+            }
+            return true;
+        };
+        take("connections");
+        if (with_closed && !take("closed"))
+            status["closed"] = "not reported: a wsproxy older than this CLI";
+        out["sources"].push_back(status);
+    }
+    auto text = [](const json& row, const char* key) {
+        auto it = row.find(key);
+        return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto id = [](const json& row) { return row.value("id", std::uint64_t{0}); };
+    // ISO times in one format order as strings; the source and id break ties.
+    std::stable_sort(out["connections"].begin(), out["connections"].end(),
+                     [&](const json& x, const json& y) {
+                         return std::tuple(text(x, "started"), text(x, "source"), id(x)) <
+                                std::tuple(text(y, "started"), text(y, "source"), id(y));
+                     });
+    if (with_closed)
+        std::stable_sort(out["closed"].begin(), out["closed"].end(),
+                         [&](const json& x, const json& y) {
+                             return text(x, "closed") > text(y, "closed");
+                         });
+    return out;
+}
+
+std::string str(const json& j, const char* key) {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) return "-";
     return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-std::string chats(const nlohmann::json& list) {
+std::string chats(const json& list) {
     std::string out;
     if (!list.is_array()) return out;
     for (const auto& c : list) {
@@ -43,47 +193,35 @@ std::string clock_part(const std::string& iso) {
     return t == std::string::npos ? iso : iso.substr(t + 1, 8);
 }
 
-void print_table(const nlohmann::json& doc, bool colour) {
-    const auto& list = doc.contains("connections") ? doc["connections"] : nlohmann::json::array();
-    std::vector<std::vector<std::string>> rows;
-    rows.push_back({"ID", "REMOTE", "STARTED", "PHASE", "CLIENT_ID", "JOINED_BY_CLIENT",
-                    "JOINED_BY_US", "FRAMES \u2192/\u2190", "BYTES \u2192/\u2190", "LAST",
-                    "A B C D E"});
-    for (const auto& c : list) {
-        const auto& f = c.value("frames", nlohmann::json::object());
-        const auto& b = c.value("bytes", nlohmann::json::object());
-        const auto& s = c.value("signals", nlohmann::json::object());
-        std::string signals;
-        for (const char* k : {"A", "B", "C", "D", "E"}) {
-            bool on = s.value(k, false);
-            if (!signals.empty()) signals += ' ';
-            signals += colour ? (on ? "\x1b[32m\u2714\x1b[0m" : "\x1b[31m\u2718\x1b[0m")
-                              : (on ? "\u2714" : "\u2718");
+std::string duration_text(const json& row) {
+    auto it = row.find("duration_ms");
+    if (it == row.end() || !it->is_number()) return "-";
+    const double ms = it->get<double>();
+    char buf[32];
+    if (ms < 60'000)
+        std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+    else
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                      static_cast<long long>(ms / 1000) % 60);
+    return buf;
+}
+
+// Width in characters: the arrows and ticks are one column each but several bytes.
+std::size_t width(const std::string& s) {
+    std::size_t w = 0;
+    bool esc = false;
+    for (unsigned char ch : s) {
+        if (ch == 0x1b) esc = true;
+        if (esc) {
+            if (ch == 'm') esc = false;
+            continue;
         }
-        const auto& joined = c.value("chats", nlohmann::json::object());
-        std::string last = str(c, "last_frame");
-        rows.push_back({str(c, "id"), str(c, "remote"), clock_part(str(c, "started")),
-                        str(c, "phase"), str(c, "client_id"),
-                        chats(joined.value("by_client", nlohmann::json::array())),
-                        chats(joined.value("by_us", nlohmann::json::array())),
-                        str(f, "client_to_server") + "/" + str(f, "server_to_client"),
-                        str(b, "client_to_server") + "/" + str(b, "server_to_client"),
-                        last == "-" ? last : clock_part(last), signals});
+        if ((ch & 0xC0) != 0x80) ++w;
     }
-    // Width in characters: the arrows and ticks are one column each but several bytes.
-    auto width = [](const std::string& s) {
-        std::size_t w = 0;
-        bool esc = false;
-        for (unsigned char ch : s) {
-            if (ch == 0x1b) esc = true;
-            if (esc) {
-                if (ch == 'm') esc = false;
-                continue;
-            }
-            if ((ch & 0xC0) != 0x80) ++w;
-        }
-        return w;
-    };
+    return w;
+}
+
+void print_rows(const std::vector<std::vector<std::string>>& rows, bool colour, std::string& out) {
     std::vector<std::size_t> widths(rows[0].size(), 0);
     for (auto& r : rows)
         for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], width(r[i]));
@@ -96,79 +234,197 @@ void print_table(const nlohmann::json& doc, bool colour) {
             if (n == 0 && colour) line += "\x1b[0m";
             if (i + 1 < rows[n].size()) line.append(widths[i] + 2 - width(cell), ' ');
         }
-        std::printf("%s\n", line.c_str());
+        out += line;
+        out += '\n';
     }
-    if (list.empty()) std::printf("(no live connections)\n");
-    std::printf("signals: A client_id captured, B chat joined, C registered, D answers delivered, "
-                "E isolation kept\n");
 }
+
+std::string render_tables(const json& doc, bool several, bool colour) {
+    std::string out;
+    auto with_source = [several](std::vector<std::string> row, std::string source) {
+        if (several) row.insert(row.begin(), std::move(source));
+        return row;
+    };
+    const auto& live = doc["connections"];
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back(with_source({"ID", "REMOTE", "STARTED", "PHASE", "CLIENT_ID",
+                                "JOINED_BY_CLIENT", "JOINED_BY_US", "FRAMES \u2192/\u2190",
+                                "BYTES \u2192/\u2190", "LAST", "A B C D E"},
+                               "SOURCE"));
+    for (const auto& c : live) {
+        const auto& f = c.value("frames", json::object());
+        const auto& b = c.value("bytes", json::object());
+        const auto& s = c.value("signals", json::object());
+        std::string signals;
+        for (const char* k : {"A", "B", "C", "D", "E"}) {
+            bool on = s.value(k, false);
+            if (!signals.empty()) signals += ' ';
+            signals += colour ? (on ? "\x1b[32m\u2714\x1b[0m" : "\x1b[31m\u2718\x1b[0m")
+                              : (on ? "\u2714" : "\u2718");
+        }
+        const auto& joined = c.value("chats", json::object());
+        std::string last = str(c, "last_frame");
+        rows.push_back(with_source(
+            {str(c, "id"), str(c, "remote"), clock_part(str(c, "started")), str(c, "phase"),
+             str(c, "client_id"), chats(joined.value("by_client", json::array())),
+             chats(joined.value("by_us", json::array())),
+             str(f, "client_to_server") + "/" + str(f, "server_to_client"),
+             str(b, "client_to_server") + "/" + str(b, "server_to_client"),
+             last == "-" ? last : clock_part(last), signals},
+            str(c, "source")));
+    }
+    print_rows(rows, colour, out);
+    if (live.empty()) out += "(no live connections)\n";
+    out += "signals: A client_id captured, B chat joined, C registered, D answers delivered, "
+           "E isolation kept\n";
+
+    if (!doc.contains("closed")) return out;
+    const auto& closed = doc["closed"];
+    out += "\nrecently closed, newest first (times UTC):\n";
+    rows.clear();
+    rows.push_back(with_source({"ID", "REMOTE", "STARTED", "CLOSED", "LASTED", "CLIENT_ID",
+                                "CHATS", "FRAMES \u2192/\u2190", "CLOSE CODE C/S", "REASON"},
+                               "SOURCE"));
+    for (const auto& c : closed) {
+        const auto& f = c.value("frames", json::object());
+        const auto& joined = c.value("chats", json::object());
+        std::string all = chats(joined.value("by_client", json::array()));
+        std::string ours = chats(joined.value("by_us", json::array()));
+        if (!ours.empty()) all += (all.empty() ? "" : ",") + ours;
+        rows.push_back(with_source(
+            {str(c, "id"), str(c, "remote"), clock_part(str(c, "started")),
+             clock_part(str(c, "closed")), duration_text(c), str(c, "client_id"), all,
+             str(f, "client_to_server") + "/" + str(f, "server_to_client"),
+             str(c, "close_code_client") + "/" + str(c, "close_code_server"),
+             str(c, "close_reason")},
+            str(c, "source")));
+    }
+    print_rows(rows, colour, out);
+    if (closed.empty()) out += "(none closed recently)\n";
+    return out;
+}
+
+std::string utc_now() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// Fetches every address at once, prints the merged snapshot, and with --watch does it again
+// every --interval seconds.
+class connections_run {
+public:
+    connections_run(const connections_args& a, std::vector<admin_source> sources,
+                    std::string token)
+        : args_(a),
+          sources_(std::move(sources)),
+          token_(std::move(token)),
+          signals_(ioc_),
+          timer_(ioc_),
+          tty_(::isatty(STDOUT_FILENO)) {}
+
+    int run() {
+        // Only --watch takes the signals: a one-shot run is ended by them as any process is.
+        if (args_.watch) {
+            signals_.add(SIGINT);
+            signals_.add(SIGTERM);
+            signals_.async_wait([this](beast::error_code ec, int) {
+                if (!ec) ioc_.stop();
+            });
+        }
+        round();
+        ioc_.run();
+        return exit_code_;
+    }
+
+private:
+    void round() {
+        auto answers = std::make_shared<std::vector<answer>>(sources_.size());
+        auto pending = std::make_shared<std::size_t>(sources_.size());
+        const std::string target = args_.closed ? "/connections" : "/connections?closed=0";
+        for (std::size_t i = 0; i < sources_.size(); ++i) {
+            std::make_shared<fetch>(ioc_, sources_[i], token_, target,
+                                    [this, i, answers, pending](answer a) {
+                                        (*answers)[i] = std::move(a);
+                                        if (--*pending == 0) show(*answers);
+                                    })
+                ->start();
+        }
+    }
+
+    void show(const std::vector<answer>& answers) {
+        const json doc = merge(sources_, answers, args_.closed);
+        const bool colour = tty_ && !args_.json && !std::getenv("NO_COLOR");
+        std::string out;
+        if (args_.watch) {
+            if (tty_) out += "\x1b[H\x1b[2J";
+            else if (rounds_ > 0) out += '\n';
+            if (!args_.json) {
+                char every[32];
+                std::snprintf(every, sizeof every, "%.1f", args_.interval);
+                out += "wsproxy connections at " + utc_now() + ", every " + every +
+                       " s (Ctrl-C to stop)\n";
+            }
+        }
+        if (args_.json)
+            out += doc.dump(2) + "\n";
+        else
+            out += render_tables(doc, sources_.size() > 1, colour);
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        std::fflush(stdout);
+        bool failed = false;
+        for (std::size_t i = 0; i < answers.size(); ++i) {
+            if (!answers[i].error.empty()) {
+                failed = true;
+                std::fprintf(stderr, "wsproxy connections: %s\n", answers[i].error.c_str());
+            } else if (args_.closed && !answers[i].doc.contains("closed") && !warned_old_) {
+                warned_old_ = true;
+                std::fprintf(stderr,
+                             "wsproxy connections: %s does not report closed connections (a "
+                             "wsproxy older than this CLI); --closed lists none from it\n",
+                             sources_[i].label.c_str());
+            }
+        }
+        ++rounds_;
+        if (!args_.watch) {
+            exit_code_ = failed ? 1 : 0;
+            return;
+        }
+        timer_.expires_after(std::chrono::milliseconds(static_cast<long>(args_.interval * 1000)));
+        timer_.async_wait([this](beast::error_code ec) {
+            if (!ec) round();
+        });
+    }
+
+    net::io_context ioc_;
+    const connections_args& args_;
+    std::vector<admin_source> sources_;
+    std::string token_;
+    net::signal_set signals_;
+    net::steady_timer timer_;
+    bool tty_;
+    bool warned_old_{false};
+    std::uint64_t rounds_{0};
+    int exit_code_{0};
+};
 
 }  // namespace
 
 int run_connections(const connections_args& a) {
-    resolved_target t;
+    std::vector<admin_source> sources;
+    std::string token;
     try {
-        t = resolve(a.target);
+        sources = resolve_sources(a.target);
+        token = load_token(a.target);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wsproxy connections: %s\n", e.what());
         return 2;
     }
-    const std::string where = t.host + ":" + t.port;
-    net::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    http::request<http::empty_body> req{http::verb::get, "/connections", 11};
-    req.set(http::field::host, where);
-    req.set(http::field::user_agent, "wsproxy-connections");
-    if (!t.token.empty()) req.set(http::field::authorization, bearer(t));
-    http::response<http::string_body> res;
-    beast::flat_buffer buf;
-    std::string error;
-
-    stream.expires_after(std::chrono::seconds(10));
-    resolver.async_resolve(t.host, t.port, [&](beast::error_code ec, tcp::resolver::results_type r) {
-        if (ec) {
-            error = "cannot resolve the admin host \"" + t.host + "\": " + ec.message();
-            return;
-        }
-        stream.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
-            if (ec) {
-                error = "cannot reach the admin port at " + where + ": " + ec.message() +
-                        " (is wsproxy running, and is --admin right?)";
-                return;
-            }
-            http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-                if (ec) {
-                    error = "cannot send to " + where + ": " + ec.message();
-                    return;
-                }
-                http::async_read(stream, buf, res, [&](beast::error_code ec, std::size_t) {
-                    if (ec) error = "no answer from " + where + ": " + ec.message();
-                });
-            });
-        });
-    });
-    ioc.run();
-    if (error.empty() && res.result() == http::status::unauthorized)
-        error = t.token.empty() ? "the admin port at " + where +
-                                      " needs a token: pass --token TOKEN or --token-file FILE"
-                                : "the admin port at " + where + " refused the token";
-    if (error.empty() && res.result() != http::status::ok)
-        error = "the admin port at " + where + " answered HTTP " + std::to_string(res.result_int());
-    nlohmann::json doc;
-    if (error.empty()) {
-        doc = nlohmann::json::parse(res.body(), nullptr, false);
-        if (doc.is_discarded()) error = "the admin port at " + where + " sent something that is not JSON";
-    }
-    if (!error.empty()) {
-        std::fprintf(stderr, "wsproxy connections: %s\n", error.c_str());
-        return 1;
-    }
-    if (a.json)
-        std::printf("%s\n", doc.dump(2).c_str());
-    else
-        print_table(doc, ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
-    return 0;
+    connections_run run(a, std::move(sources), std::move(token));
+    return run.run();
 }
 
 }  // namespace wsproxy::cli
