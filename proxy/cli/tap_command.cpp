@@ -184,7 +184,7 @@ public:
     void stop();
     state current() const { return state_; }
     const admin_source& address() const { return address_; }
-    bool in_gate{true};                // its history is still awaited (--history)
+    bool in_gate{false};               // its history is still awaited (--history)
     std::int64_t last_ts{0};           // of the last frame printed from it
     bool refilling{false};             // history after a reconnect: only what is newer
     bool hello_seen{false};
@@ -223,6 +223,7 @@ public:
         for (auto& addr : addresses) {
             source_width_ = std::max(source_width_, addr.label.size());
             sources_.push_back(std::make_unique<tap_source>(*this, std::move(addr)));
+            sources_.back()->in_gate = !gate_open_;
         }
         several_ = sources_.size() > 1;
     }
