@@ -69,6 +69,10 @@ enum class family : std::uint8_t {
     rules_last_reload_timestamp,
     rest_join_wait,
     frame_processing_seconds,
+    shared_state_up,
+    shared_state_operations,
+    shared_state_degraded,
+    shared_state_join_seconds,
     build_info,
     // The standard process metrics of every Prometheus client, read from /proc at scrape.
     process_cpu_seconds,
@@ -94,6 +98,8 @@ enum class proxy_stat : std::uint8_t {
     tap_dropped,         // 0
     rules_reload,        // 0 success, 1 failure
     rest_join_wait,      // join_wait_result
+    shared_state_operations,  // shared_state_label(op, result)
+    shared_state_degraded,    // 0
     count_               // keep last
 };
 
@@ -122,6 +128,20 @@ enum class close_reason : std::uint32_t {
 };
 enum class reject_reason : std::uint32_t { max_connections, header_too_large, body_too_large };
 enum class join_wait_result : std::uint32_t { acknowledged, timeout, failed };
+// Redis operations of the shared state (--shared-state), docs/shared-state.md.
+enum class shared_state_op : std::uint32_t {
+    connect,       // a connection (both links, AUTH, SELECT, SUBSCRIBE) made
+    register_,     // a session's first socket on this pod listed, or its last one removed
+    heartbeat,     // this pod's sessions listed again (one pipeline)
+    remember,      // a chat a session joined, kept for rejoin
+    lookup,        // a session's remembered chats read for a socket that opens
+    join_request,  // a REST message asked the pods holding its session to join
+    join_answer    // this pod answered another pod's join request
+};
+enum class shared_state_result : std::uint32_t { ok, error, skipped };
+constexpr std::uint32_t shared_state_label(shared_state_op op, shared_state_result r) noexcept {
+    return static_cast<std::uint32_t>(op) * 3 + static_cast<std::uint32_t>(r);
+}
 
 template <class E>
 requires std::is_enum_v<E>
@@ -197,16 +217,24 @@ inline constexpr std::array<std::uint64_t, 14> answer_bounds_ns{
     500'000'000,   1'000'000'000, 2'500'000'000,  5'000'000'000,  10'000'000'000,
     20'000'000'000, 30'000'000'000, 60'000'000'000, 120'000'000'000};
 
+// Upper bounds of wsproxy_shared_state_join_seconds, in nanoseconds: 100 us to 5 s (a
+// cross-pod join is two Redis round trips and the backend's chat_joined).
+inline constexpr std::array<std::uint64_t, 14> shared_join_bounds_ns{
+    100'000,     250'000,     500'000,       1'000'000,     2'500'000,
+    5'000'000,   10'000'000,  25'000'000,    50'000'000,    100'000'000,
+    250'000'000, 500'000'000, 1'000'000'000, 5'000'000'000};
+
 // The histograms, for shard::observe(); each is one family (histogram_family).
 enum class histogram : std::uint8_t {
     frame_processing,    // wsproxy_frame_processing_seconds
     answer_first_frame,  // wsproxy_answer_first_frame_seconds (rules::latency)
     answer_complete,     // wsproxy_answer_complete_seconds (rules::latency)
+    shared_state_join,   // wsproxy_shared_state_join_seconds
     count_
 };
 inline constexpr std::array<family, static_cast<std::size_t>(histogram::count_)> histogram_family{
     family::frame_processing_seconds, family::answer_first_frame_seconds,
-    family::answer_complete_seconds};
+    family::answer_complete_seconds, family::shared_state_join_seconds};
 // The histogram an engine observe action records into.
 constexpr histogram histogram_of(rules::latency l) noexcept {
     return l == rules::latency::answer_first_frame ? histogram::answer_first_frame
@@ -220,6 +248,8 @@ constexpr std::span<const std::uint64_t> histogram_bounds_ns(family f) noexcept 
         case family::answer_first_frame_seconds:
         case family::answer_complete_seconds:
             return answer_bounds_ns;
+        case family::shared_state_join_seconds:
+            return shared_join_bounds_ns;
         default:
             return {};
     }
@@ -248,6 +278,9 @@ inline constexpr std::string_view reject_reason[] = {"max_connections", "header_
 inline constexpr std::string_view reload_result[] = {"success", "failure"};
 inline constexpr std::string_view join_wait_result[] = {"acknowledged", "timeout", "failed"};
 inline constexpr std::string_view answer_result[] = {"answered", "unanswered", "error", "closed"};
+inline constexpr std::string_view shared_state_op[] = {
+    "connect", "register", "heartbeat", "remember", "lookup", "join_request", "join_answer"};
+inline constexpr std::string_view shared_state_result[] = {"ok", "error", "skipped"};
 }  // namespace values
 
 namespace dims {
@@ -267,6 +300,8 @@ inline constexpr label_dim bytes[] = {{"direction", values::direction}};
 inline constexpr label_dim rules_reload[] = {{"result", values::reload_result}};
 inline constexpr label_dim rest_join_wait[] = {{"result", values::join_wait_result}};
 inline constexpr label_dim answers[] = {{"result", values::answer_result}};
+inline constexpr label_dim shared_state_operations[] = {{"op", values::shared_state_op},
+                                                        {"result", values::shared_state_result}};
 inline constexpr label_dim build_info[] = {{"version", {}, label_source::version}};
 }  // namespace dims
 
@@ -399,6 +434,28 @@ inline constexpr std::array<family_info, family_count> catalog{{
      metric_type::histogram,
      {},
      "Time the proxy spent inspecting and rewriting one frame."},
+    {family::shared_state_up,
+     "wsproxy_shared_state_up",
+     metric_type::gauge,
+     {},
+     "1 while the shared state (--shared-state, Redis) is connected; 0 while it is unreachable "
+     "and this pod runs local-only, and always 0 without --shared-state."},
+    {family::shared_state_operations, "wsproxy_shared_state_operations_total",
+     metric_type::counter, dims::shared_state_operations,
+     "Shared-state (Redis) operations, by operation and result (skipped: Redis was down, the "
+     "pod went on local-only)."},
+    {family::shared_state_degraded,
+     "wsproxy_shared_state_degraded_total",
+     metric_type::counter,
+     {},
+     "Times the shared state became unreachable (or could not be reached at start) and the pod "
+     "went local-only."},
+    {family::shared_state_join_seconds,
+     "wsproxy_shared_state_join_seconds",
+     metric_type::histogram,
+     {},
+     "Time from a REST message's join request to the last answer of the other pods holding its "
+     "session's sockets."},
     {family::build_info, "wsproxy_build_info", metric_type::gauge, dims::build_info,
      "Always 1; the version label says which build is running."},
     {family::process_cpu_seconds,
@@ -465,7 +522,9 @@ inline constexpr std::array<family, static_cast<std::size_t>(proxy_stat::count_)
     family::bytes,
     family::tap_dropped,
     family::rules_reload,
-    family::rest_join_wait};
+    family::rest_join_wait,
+    family::shared_state_operations,
+    family::shared_state_degraded};
 
 namespace detail {
 constexpr bool catalog_consistent() {
@@ -484,6 +543,8 @@ static_assert(std::size(values::handshake_error) == label(handshake_error::too_l
 static_assert(std::size(values::close_reason) == label(close_reason::error) + 1);
 static_assert(std::size(values::reject_reason) == label(reject_reason::body_too_large) + 1);
 static_assert(std::size(values::join_wait_result) == label(join_wait_result::failed) + 1);
+static_assert(std::size(values::shared_state_op) == label(shared_state_op::join_answer) + 1);
+static_assert(std::size(values::shared_state_result) == label(shared_state_result::skipped) + 1);
 static_assert(std::size(values::answer_result) ==
               static_cast<std::size_t>(rules::answer_result::closed) + 1);
 namespace detail {

@@ -43,6 +43,7 @@ prometheus::MetricType to_prometheus(metric_type t) {
 bool registry_owned(family f) {
     switch (f) {
         case family::tap_subscribers:
+        case family::shared_state_up:
         case family::build_info:
         case family::rules_last_reload_success:
         case family::rules_last_reload_timestamp:
@@ -166,6 +167,10 @@ void registry::set_tap_subscribers(std::uint64_t n) noexcept {
     tap_subscribers_.store(n, std::memory_order_relaxed);
 }
 
+void registry::set_shared_state_up(bool up) noexcept {
+    shared_state_up_.store(up, std::memory_order_relaxed);
+}
+
 void registry::rules_loaded(bool success, double unix_seconds) {
     std::lock_guard lock(rules_mutex_);
     rules_success_ = success;
@@ -208,6 +213,9 @@ std::vector<prometheus::MetricFamily> registry::Collect() const {
                 case family::tap_subscribers:
                     m.gauge.value =
                         static_cast<double>(tap_subscribers_.load(std::memory_order_relaxed));
+                    continue;
+                case family::shared_state_up:
+                    m.gauge.value = shared_state_up_.load(std::memory_order_relaxed) ? 1 : 0;
                     continue;
                 case family::build_info:
                     m.gauge.value = 1;

@@ -143,6 +143,8 @@ public:
 
     // wsproxy_tap_subscribers, set by whoever owns the tap.
     void set_tap_subscribers(std::uint64_t n) noexcept;
+    // wsproxy_shared_state_up, set by the shared-state client's thread.
+    void set_shared_state_up(bool up) noexcept;
     // wsproxy_rules_last_reload_success and wsproxy_rules_last_reload_timestamp_seconds:
     // the outcome of the latest load or reload of the rules, at `unix_seconds`.
     void rules_loaded(bool success, double unix_seconds);
@@ -172,6 +174,7 @@ private:
     std::uint32_t cells_{0};
     std::vector<std::unique_ptr<shard>> shards_;  // workers, then the control shard
     std::atomic<std::uint64_t> tap_subscribers_{0};
+    std::atomic<bool> shared_state_up_{false};
     // The last rules load: both values change together, so a scrape never pairs one
     // reload's outcome with another's time.
     mutable std::mutex rules_mutex_;

@@ -114,6 +114,26 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                  "Negotiate permessage-deflate on each leg (a connection that carries messages "
                  "costs about 17 KB more with small ones, up to 350 KB with large ones, and 1.8x "
                  "the CPU per message)");
+    app.add_option("--shared-state", o.cluster.url,
+                   "Redis for state shared by replicas, redis://HOST:PORT[/DB] or "
+                   "rediss://HOST:PORT[/DB] (TLS): REST joins and rejoins across pods; without "
+                   "it each replica knows only its own sockets");
+    app.add_option("--shared-state-password-file", o.cluster.password_file,
+                   "Read the Redis password (AUTH) from this file");
+    app.add_option("--shared-state-prefix", o.cluster.prefix,
+                   "Put before every Redis key and channel name")
+        ->capture_default_str();
+    app.add_option("--shared-state-ttl", o.cluster.socket_ttl,
+                   "Seconds a pod's sessions stay listed in Redis without a heartbeat (sent "
+                   "every third of it)")
+        ->capture_default_str();
+    app.add_option("--shared-state-timeout", o.cluster.timeout,
+                   "Seconds for a Redis connect or answer; past it Redis counts as down and "
+                   "wsproxy runs local-only until it reconnects")
+        ->capture_default_str();
+    app.add_option("--pod-id", o.cluster.pod_id,
+                   "This replica's name in the shared state (default: hostname-pid; the chart "
+                   "passes the pod name)");
 }
 
 // Every flag of `app` and of the subcommands given, as typed: --upstream, -h.

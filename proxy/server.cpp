@@ -15,6 +15,8 @@
 
 #include "metrics/registry.hpp"
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/cluster/client.hpp"
+#include "proxy/relay/remote_joins.hpp"
 #include "proxy/relay/http_session.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/base/run_loop.hpp"
@@ -94,6 +96,7 @@ struct server::impl {
     std::optional<ssl::context> upstream_tls;
     std::unique_ptr<metrics::registry> registry;
     std::unique_ptr<tap::hub> tap;  // before `control`: handlers destroyed with it may name it
+    std::unique_ptr<cluster::client> cluster;  // --shared-state; outlives the workers' use of it
     std::vector<std::unique_ptr<worker>> workers;
     std::vector<std::thread> threads;
     net::io_context control{1};  // acceptor, admin server, drain timer
@@ -313,6 +316,12 @@ server::server(proxy_options opts) {
                                                           threads, WSPROXY_VERSION);
     impl_->registry->rules_loaded(true, unix_seconds());  // the rules were loaded above
     shared.metrics = impl_->registry.get();
+    if (!o.cluster.url.empty()) {
+        impl_->cluster = std::make_unique<cluster::client>(
+            o.cluster, *impl_->registry,
+            static_cast<std::int64_t>(shared.rules.load()->rejoin.ttl_s));
+        shared.sessions.attach(impl_->cluster.get());
+    }
     for (unsigned i = 0; i < threads; ++i)
         impl_->workers.push_back(std::make_unique<worker>(i, shared, impl_->registry->at(i)));
 
@@ -352,10 +361,17 @@ server::server(proxy_options opts) {
 server::~server() {
     stop();
     wait();
+    if (impl_->cluster) impl_->cluster->stop();
 }
 
 void server::start() {
     auto& i = *impl_;
+    if (i.cluster)
+        i.cluster->start([&shared = i.shared](const std::string& session, const std::string& chat,
+                                              const std::string& cause,
+                                              std::function<void(bool)> reply) {
+            join_local_sockets(shared, session, chat, cause, std::move(reply));
+        });
     for (auto& w : i.workers) {
         i.sweep(*w, std::make_shared<net::steady_timer>(w->ioc));
         i.threads.emplace_back([wp = w.get()] {

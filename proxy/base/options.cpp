@@ -159,6 +159,20 @@ void validate(const proxy_options& opts) {
     if (opts.tap_queue_limit < 1) throw startup_error("--tap-queue-limit: must be at least 1");
     if (opts.max_header_bytes < 1024)
         throw startup_error("--max-header-bytes: must be at least 1024");
+    const auto& c = opts.cluster;
+    if (c.url.empty() && !c.password_file.empty())
+        throw startup_error("--shared-state-password-file needs --shared-state redis://HOST:PORT");
+    if (!c.password_file.empty()) check_readable(c.password_file, "--shared-state-password-file");
+    positive(c.socket_ttl, "--shared-state-ttl");
+    positive(c.timeout, "--shared-state-timeout");
+    if (c.prefix.size() > 64)
+        throw startup_error("--shared-state-prefix: at most 64 bytes, got " +
+                            std::to_string(c.prefix.size()));
+    for (char ch : c.pod_id)
+        if (static_cast<unsigned char>(ch) <= ' ' || ch == '"' || ch == '\\')
+            throw startup_error("--pod-id: \"" + c.pod_id +
+                                "\" holds a blank, a quote or a control character; use letters, "
+                                "digits, '-', '.' and '_' (as a Kubernetes pod name)");
     for (const auto& o : opts.admin_allow_origins)
         if (o.find("://") == std::string::npos)
             throw startup_error("--admin-allow-origin: \"" + o +

@@ -31,6 +31,18 @@ struct upstream_url {
     std::string url;  // as given, for logs
 };
 
+// Shared state across replicas (--shared-state): where Redis is and how this pod names
+// itself there. Empty url: local-only, as a single replica always was.
+struct cluster_options {
+    std::string url;            // redis://[user@]HOST:PORT[/DB] or rediss://...
+    std::string password_file;  // the Redis password (AUTH), read at start
+    std::string password;       // from password_file
+    std::string prefix{"wsproxy:"};  // put before every key and channel name
+    std::string pod_id;         // empty: hostname-pid
+    double socket_ttl{30};      // seconds a pod's sessions live in Redis without a heartbeat
+    double timeout{1};          // seconds for a connect or an answer before Redis counts as down
+};
+
 struct proxy_options {
     host_port listen{"0.0.0.0", 8080};
     upstream_url upstream;
@@ -69,6 +81,7 @@ struct proxy_options {
     std::vector<std::string> admin_allow_hosts;
     // Peers (CIDRs) whose X-Forwarded-Proto and X-Forwarded-Host are kept.
     std::vector<std::string> trusted_proxies;
+    cluster_options cluster;
 };
 
 host_port parse_host_port(const std::string& text, const char* flag);

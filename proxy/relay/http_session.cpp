@@ -11,6 +11,7 @@
 #include "proxy/http/message_checks.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/net/upstream_connect.hpp"
+#include "proxy/cluster/client.hpp"
 #include "proxy/relay/ws_pair.hpp"
 #include "rules/rest.hpp"
 
@@ -90,6 +91,7 @@ void http_session::abort() {
     stream_.close();
     if (upstream_) upstream_->close();
     if (hold_timer_) hold_timer_->cancel();
+    if (lookup_timer_) lookup_timer_->cancel();
 }
 
 void http_session::do_read() {
@@ -253,8 +255,13 @@ void http_session::hold_for_joins(const std::string& chat, const std::string& se
         });
         refs = {*newest};
     }
-    joins_pending_ = refs.size();
-    if (refs.empty()) return release_hold(false);
+    // Sockets of the session on other pods are asked through Redis; the answer of all of
+    // them counts as one pending join. Without Redis (or while it is down), only this pod's.
+    auto* cluster = w_.shared.sessions.cluster();
+    const bool remote = cluster != nullptr && !session.empty() && cluster->up();
+    local_joins_ = refs.size();
+    joins_pending_ = refs.size() + (remote ? 1 : 0);
+    if (joins_pending_ == 0) return release_hold(false);
     hold_timer_.emplace(w_.ioc, std::chrono::milliseconds(cfg->rest.wait_ms));
     hold_timer_->async_wait([self = shared_from_this(), hold](beast::error_code ec) {
         if (!ec && self->hold_id_ == hold && self->joins_pending_ > 0) self->release_hold(true);
@@ -265,6 +272,14 @@ void http_session::hold_for_joins(const std::string& chat, const std::string& se
     // The request, as the cause of the joins (tap, logs): the path without its query.
     std::string target(req_.target().substr(0, req_.target().find('?')).substr(0, 512));
     std::string cause = std::string(req_.method_string()) + " " + target;
+    if (remote)
+        cluster->request_joins(session, chat, cause, cfg->rest.wait_ms,
+                               [weak, home, hold](bool joined, std::size_t pods) {
+                                   net::post(home->ioc, [weak, hold, joined, pods] {
+                                       if (auto self = weak.lock())
+                                           self->on_remote_joins(hold, joined, pods);
+                                   });
+                               });
     for (const auto& ref : refs) {
         net::post(ref.owner->ioc, [owner = ref.owner, id = ref.id, chat, weak, home, hold, cause] {
             auto reply = [weak, home, hold](bool joined) {
@@ -288,6 +303,16 @@ void http_session::on_join_result(std::uint64_t hold, bool joined) {
     if (--joins_pending_ == 0) release_hold(false);
 }
 
+void http_session::on_remote_joins(std::uint64_t hold, bool joined, std::size_t pods) {
+    if (hold != hold_id_ || joins_pending_ == 0) return;
+    // No socket of the session on any pod: nothing was held for, as without shared state.
+    if (pods == 0 && local_joins_ == 0 && hold_timer_) {
+        hold_timer_->cancel();
+        hold_timer_.reset();
+    }
+    on_join_result(hold, joined);
+}
+
 void http_session::release_hold(bool timed_out) {
     if (closing_) return;  // aborted at the drain timeout: nobody is left to answer
     if (hold_timer_) {
@@ -304,10 +329,52 @@ void http_session::release_hold(bool timed_out) {
     forward();
 }
 
+// A tab that reconnects to this pod after its session joined chats on another: those
+// chats are read from Redis first, so that ws_pair finds them in the session registry
+// as if they had been joined here. Returns whether the upgrade waits for them.
+bool http_session::look_up_remembered_chats() {
+    auto* cluster = w_.shared.sessions.cluster();
+    if (lookup_done_ || cluster == nullptr || !cluster->up()) return false;
+    lookup_done_ = true;
+    auto cfg = w_.shared.rules.load();
+    if (!cfg->rejoin.enabled) return false;
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& f : req_) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    std::string session = rules::session_of(*cfg, headers);
+    if (session.empty()) return false;
+    // The timer holds this session; the answer comes back through a weak reference.
+    lookup_timer_.emplace(w_.ioc, std::chrono::milliseconds(static_cast<std::int64_t>(
+                                      w_.shared.opts.cluster.timeout * 1000)));
+    lookup_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->end_lookup();
+    });
+    std::weak_ptr<http_session> weak = weak_from_this();
+    worker* home = &w_;
+    const auto max = cfg->rejoin.max_chats;
+    cluster->lookup_chats(session, static_cast<std::int64_t>(cfg->rejoin.ttl_s) * 1000, max,
+                          [weak, home, session, max](cluster::client::chat_list chats) {
+                              net::post(home->ioc, [weak, home, session, max, chats] {
+                                  home->shared.sessions.merge_remote_chats(session, chats,
+                                                                           now_ms(), max);
+                                  if (auto self = weak.lock()) self->end_lookup();
+                              });
+                          });
+    return true;
+}
+
+void http_session::end_lookup() {
+    if (!lookup_timer_) return;
+    lookup_timer_->cancel();
+    lookup_timer_.reset();
+    if (closing_) return;
+    upgrade();
+}
+
 void http_session::upgrade() {
     if (w_.shared.draining.load()) {
         return respond(http::status::service_unavailable, "wsproxy: shutting down\n", false);
     }
+    if (look_up_remembered_chats()) return;
     // ws_pair gives the connection slot back when it is destroyed.
     owns_slot_ = false;
     w_.http_sessions.erase(id_);

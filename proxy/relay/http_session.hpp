@@ -65,6 +65,9 @@ private:
     void route();
     void hold_for_joins(const std::string& chat, const std::string& session);
     void on_join_result(std::uint64_t hold, bool joined);
+    void on_remote_joins(std::uint64_t hold, bool joined, std::size_t pods);
+    bool look_up_remembered_chats();
+    void end_lookup();
     void release_hold(bool timed_out);
     void forward();
     bool upstream_usable();
@@ -104,6 +107,11 @@ private:
     std::string rest_chat_;
     std::uint64_t hold_id_{0};
     std::size_t joins_pending_{0};
+    std::size_t local_joins_{0};  // of joins_pending_, sockets on this pod
+    // --shared-state: before an upgrade, the session's remembered chats are read from Redis
+    // (bounded by --shared-state-timeout), so that a tab reconnecting here rejoins them.
+    std::optional<boost::asio::steady_timer> lookup_timer_;
+    bool lookup_done_{false};
     bool any_joined_{false};
     std::optional<boost::asio::steady_timer> hold_timer_;
     bool upstream_reused_{false};

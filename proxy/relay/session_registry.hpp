@@ -4,6 +4,8 @@
 // REST message can join its session's sockets and a reconnecting tab can be
 // joined again. Touched on opens, closes, joins and REST messages, never per
 // frame, so one mutex is fine. Shared by every thread; lives as long as the server.
+// With --shared-state the same events go to the cluster client too (which only posts), so
+// that other pods learn where this session's sockets are and what they joined.
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -13,6 +15,9 @@
 namespace wsproxy {
 
 struct worker;
+namespace cluster {
+class client;
+}
 
 class session_registry {
 public:
@@ -39,7 +44,18 @@ public:
                                               std::int64_t ttl_ms,
                                               std::vector<std::uint64_t>* conns = nullptr) const;
 
+    // Chats another pod remembered for `session` (cluster::client::lookup_chats), each
+    // joined `age_ms` before `now`: added where they are newer than what is known here, and
+    // not sent back to Redis.
+    void merge_remote_chats(const std::string& session,
+                            const std::vector<std::pair<std::string, std::int64_t>>& chats,
+                            std::int64_t now, std::size_t max_chats);
+
     std::size_t size() const;
+
+    // The shared state, when --shared-state is given; set before the workers start.
+    void attach(cluster::client* c) { cluster_ = c; }
+    cluster::client* cluster() const { return cluster_; }
 
 private:
     struct chat_use {
@@ -58,6 +74,7 @@ private:
     mutable std::mutex mutex_;
     std::unordered_map<std::string, entry> sessions_;
     const std::size_t max_sessions_;
+    cluster::client* cluster_{nullptr};
 };
 
 }  // namespace wsproxy

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-LAYERS = ["base", "ws", "http", "net", "admin", "relay", "cli", ""]  # "" = proxy/ itself (server, main)
+LAYERS = ["base", "ws", "http", "net", "admin", "cluster", "relay", "cli", ""]  # "" = proxy/ itself (server, main)
 INCLUDE = re.compile(r'^\s*#\s*include\s+"proxy/([^"]+)"')
 
 
