@@ -11,7 +11,8 @@ trap 'stop_all; rm -rf "$tmp"' EXIT
 helm_template -f "$CHART/ci/monitoring-values.yaml" --set proxy.tls.enabled=true --set proxy.tls.secretName=tls \
   --set mode=standalone --set proxy.upstream=wss://backend.chat.svc:8443 \
   --set proxy.upstreamCA.secretName=ca --set admin.existingSecret=tok --set proxy.tapPayloads=true \
-  --set proxy.threads=2 --set proxy.maxConnections=100 >"$tmp/all-on.yaml"
+  --set proxy.threads=2 --set proxy.maxConnections=100 \
+  --set proxy.sharedState.url=redis://redis.chat.svc:6379 --set proxy.sharedState.existingSecret=redis >"$tmp/all-on.yaml"
 # The wsproxy container's args, one per line.
 (cd "$HERE" && node --input-type=module -e '
 import { readFileSync } from "node:fs"; import { parseAllDocuments } from "yaml";

@@ -321,12 +321,35 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
     {{- if $v.proxy.tapPayloads }}
     - --tap-payloads
     {{- end }}
+    {{- with $v.proxy.sharedState }}
+    {{- if .url }}
+    - --shared-state
+    - {{ .url | quote }}
+    - --shared-state-prefix
+    - {{ .prefix | quote }}
+    - --pod-id
+    - $(WSPROXY_POD_NAME)
+    {{- if .existingSecret }}
+    - --shared-state-password-file
+    - {{ printf "/etc/wsproxy/redis-password/%s" .existingSecretKey | quote }}
+    {{- end }}
+    {{- end }}
+    {{- end }}
     {{- range $v.proxy.extraArgs }}
     - {{ . | quote }}
     {{- end }}
-  {{- with $v.proxy.env }}
+  {{- if or $v.proxy.env $v.proxy.sharedState.url }}
   env:
+    {{- if $v.proxy.sharedState.url }}
+    # The pod's name is its id in the shared state (--pod-id).
+    - name: WSPROXY_POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    {{- with $v.proxy.env }}
     {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- end }}
   ports:
     - name: {{ ternary "https" "http" $v.proxy.tls.enabled }}
@@ -378,6 +401,11 @@ Pair it with wsproxy.sidecarVolumes in the pod's volumes. See the chart README.
       mountPath: /etc/wsproxy/admin-token
       readOnly: true
     {{- end }}
+    {{- if and $v.proxy.sharedState.url $v.proxy.sharedState.existingSecret }}
+    - name: wsproxy-redis-password
+      mountPath: /etc/wsproxy/redis-password
+      readOnly: true
+    {{- end }}
     {{- with $v.proxy.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -411,5 +439,10 @@ The volumes that wsproxy.sidecarContainer mounts. Same dict argument (root, valu
 - name: wsproxy-admin-token
   secret:
     secretName: {{ include "wsproxy.adminTokenSecretName" $ctx }}
+{{- end }}
+{{- if and $v.proxy.sharedState.url $v.proxy.sharedState.existingSecret }}
+- name: wsproxy-redis-password
+  secret:
+    secretName: {{ $v.proxy.sharedState.existingSecret }}
 {{- end }}
 {{- end }}
