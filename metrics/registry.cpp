@@ -44,6 +44,8 @@ bool registry_owned(family f) {
     switch (f) {
         case family::tap_subscribers:
         case family::shared_state_up:
+        case family::tap_history_events:
+        case family::tap_history_capacity:
         case family::build_info:
         case family::rules_last_reload_success:
         case family::rules_last_reload_timestamp:
@@ -167,6 +169,11 @@ void registry::set_tap_subscribers(std::uint64_t n) noexcept {
     tap_subscribers_.store(n, std::memory_order_relaxed);
 }
 
+void registry::set_tap_history(std::uint64_t held, std::uint64_t capacity) noexcept {
+    tap_history_events_.store(held, std::memory_order_relaxed);
+    tap_history_capacity_.store(capacity, std::memory_order_relaxed);
+}
+
 void registry::set_shared_state_up(bool up) noexcept {
     shared_state_up_.store(up, std::memory_order_relaxed);
 }
@@ -213,6 +220,14 @@ std::vector<prometheus::MetricFamily> registry::Collect() const {
                 case family::tap_subscribers:
                     m.gauge.value =
                         static_cast<double>(tap_subscribers_.load(std::memory_order_relaxed));
+                    continue;
+                case family::tap_history_events:
+                    m.gauge.value =
+                        static_cast<double>(tap_history_events_.load(std::memory_order_relaxed));
+                    continue;
+                case family::tap_history_capacity:
+                    m.gauge.value =
+                        static_cast<double>(tap_history_capacity_.load(std::memory_order_relaxed));
                     continue;
                 case family::shared_state_up:
                     m.gauge.value = shared_state_up_.load(std::memory_order_relaxed) ? 1 : 0;

@@ -143,6 +143,8 @@ public:
 
     // wsproxy_tap_subscribers, set by whoever owns the tap.
     void set_tap_subscribers(std::uint64_t n) noexcept;
+    // wsproxy_tap_history_events and wsproxy_tap_history_capacity, set by the tap's owner.
+    void set_tap_history(std::uint64_t held, std::uint64_t capacity) noexcept;
     // wsproxy_shared_state_up, set by the shared-state client's thread.
     void set_shared_state_up(bool up) noexcept;
     // wsproxy_rules_last_reload_success and wsproxy_rules_last_reload_timestamp_seconds:
@@ -175,6 +177,8 @@ private:
     std::vector<std::unique_ptr<shard>> shards_;  // workers, then the control shard
     std::atomic<std::uint64_t> tap_subscribers_{0};
     std::atomic<bool> shared_state_up_{false};
+    std::atomic<std::uint64_t> tap_history_events_{0};
+    std::atomic<std::uint64_t> tap_history_capacity_{0};
     // The last rules load: both values change together, so a scrape never pairs one
     // reload's outcome with another's time.
     mutable std::mutex rules_mutex_;

@@ -65,6 +65,20 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                    "Events queued per /tap subscriber; a slower one loses the oldest "
                    "(counted in wsproxy_tap_dropped_total)")
         ->capture_default_str();
+    app.add_option("--tap-history", o.tap_history,
+                   "Tap events kept for /tap?history=N and the viewer, redacted as the tap shows "
+                   "them (0: off; wsproxy_tap_history_events)")
+        ->capture_default_str();
+    app.add_option("--tap-history-per-conn", o.tap_history_per_conn,
+                   "Tap events kept per connection for its timeline (/connections/ID), until its "
+                   "closed record ages out (0: off)")
+        ->capture_default_str();
+    app.add_option("--closed-connections-seconds", o.closed_connections_seconds,
+                   "Seconds a closed connection stays listed in /connections, with its close codes")
+        ->capture_default_str();
+    app.add_option("--closed-connections-max", o.closed_connections_max,
+                   "Closed connections listed at most; the oldest go first (0: none)")
+        ->capture_default_str();
     app.add_option("--threads", o.threads, "Worker threads (0: one per CPU)")->capture_default_str();
     app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve wss:// and https:// to clients");
     app.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert");

@@ -204,12 +204,12 @@ struct server::impl {
     }
 
     // /connections: each worker snapshots its own pairs on its own thread and posts the
-    // result back here; the last answer completes the reply.
-    void gather_connections(std::function<void(std::string)> done) {
+    // result back here; the last answer completes the list (by id).
+    void gather_connections(std::function<void(nlohmann::json)> done) {
         struct gathering {
             std::size_t waiting{0};
             nlohmann::json connections = nlohmann::json::array();
-            std::function<void(std::string)> done;
+            std::function<void(nlohmann::json)> done;
         };
         auto g = std::make_shared<gathering>();
         g->waiting = workers.size();
@@ -227,9 +227,7 @@ struct server::impl {
                         return a["id"].template get<std::uint64_t>() <
                                b["id"].template get<std::uint64_t>();
                     });
-                    nlohmann::json body = {{"connections", std::move(list)}};
-                    g->done(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                            "\n");
+                    g->done(std::move(list));
                 });
             });
         }
@@ -342,13 +340,21 @@ server::server(proxy_options opts) {
     tap_opts.payloads = o.tap_payloads;
     for (const auto& p : o.tap_redact_paths) tap_opts.redact.push_back(rules::split_path(p));
     tap_opts.queue_limit = o.tap_queue_limit;
+    tap_opts.history = o.tap_history;
+    tap_opts.history_per_conn = o.tap_history_per_conn;
+    tap_opts.closed_seconds = o.closed_connections_seconds;
+    tap_opts.closed_max = o.closed_connections_max;
+    tap_opts.rules = [this] { return impl_->shared.rules.load(); };
     impl_->tap = std::make_unique<tap::hub>(impl_->control, *impl_->registry, std::move(tap_opts));
+    std::vector<net::io_context*> worker_contexts;
+    for (auto& w : impl_->workers) worker_contexts.push_back(&w->ioc);
+    impl_->tap->attach_workers(std::move(worker_contexts));
     shared.tap = impl_->tap.get();
 
     admin::admin_hooks hooks;
     hooks.ready = [this] { return !impl_->shared.draining.load(); };
     hooks.metrics = [this] { return impl_->registry->render(); };
-    hooks.connections = [this](std::function<void(std::string)> done) {
+    hooks.connections = [this](std::function<void(nlohmann::json)> done) {
         impl_->gather_connections(std::move(done));
     };
     hooks.tap = impl_->tap.get();

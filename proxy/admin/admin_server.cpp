@@ -4,9 +4,15 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <charconv>
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include "proxy/admin/history.hpp"
+#include "proxy/admin/tap.hpp"
 #include "proxy/admin/viewer.hpp"
 #include "proxy/base/log.hpp"
-#include "proxy/admin/tap.hpp"
 
 namespace wsproxy::admin {
 namespace net = boost::asio;
@@ -25,15 +31,38 @@ bool same_secret(std::string_view a, std::string_view b) {
     return diff == 0;
 }
 
+std::int64_t wall_now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string dump(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A non-negative decimal number, or nullopt.
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+    std::uint64_t n = 0;
+    auto* end = text.data() + text.size();
+    auto [p, ec] = std::from_chars(text.data(), end, n);
+    if (text.empty() || ec != std::errc{} || p != end) return std::nullopt;
+    return n;
+}
+
 // One /tap subscriber: a WebSocket that gets the hub's events for its filter, at its own
-// pace, through the subscriber's bounded queue. Admin thread only; owns itself.
+// pace, through the subscriber's bounded queue. With ?history=N it first gets the newest N
+// matching events the history kept, each marked "history": true, and one history_end line;
+// the history is read and the subscription made in one admin-thread step after the workers
+// handed over what they held, so nothing is shown twice or missed. Admin thread only; owns
+// itself.
 class tap_session : public tap::subscriber, public std::enable_shared_from_this<tap_session> {
 public:
-    tap_session(beast::tcp_stream stream, tap::filter f, tap::hub& hub)
+    tap_session(beast::tcp_stream stream, tap::filter f, tap::hub& hub,
+                std::optional<std::size_t> history)
         : tap::subscriber(std::move(f), hub.options().queue_limit),
           ws_(std::move(stream)),
           hub_(hub),
-          hello_(std::make_shared<const std::string>(hub.hello())) {}
+          history_(history) {}
 
     void start(http::request<http::string_body> req) {
         auto& tcp = beast::get_lowest_layer(ws_);
@@ -52,10 +81,9 @@ public:
             [](websocket::response_type& r) { r.set(http::field::server, "wsproxy admin"); }));
         ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
             if (ec) return;
-            self->hub_.subscribe(self);
-            self->subscribed_ = true;
-            self->do_write();
             self->do_read();
+            if (!self->history_) return self->subscribe();
+            self->hub_.collect([self] { self->subscribe(); });
         });
     }
 
@@ -65,6 +93,25 @@ protected:
     }
 
 private:
+    void subscribe() {
+        if (ended_) return;
+        preface_.push_back(std::make_shared<const std::string>(hub_.hello()));
+        if (history_) {
+            hub_.past().expire(wall_now_ms());
+            auto past = hub_.past().recent(wants(), *history_);
+            for (const auto& e : past) {
+                auto j = tap::to_json(*e, hub_.options().redact);
+                j["history"] = true;
+                preface_.push_back(std::make_shared<const std::string>(dump(j)));
+            }
+            preface_.push_back(std::make_shared<const std::string>(
+                dump({{"history_end", true}, {"sent", past.size()}})));
+        }
+        hub_.subscribe(shared_from_this());
+        subscribed_ = true;
+        if (!writing_) do_write();
+    }
+
     void do_read() {
         // Messages from the subscriber are ignored; reading answers pings and sees the close.
         ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -76,7 +123,12 @@ private:
 
     void do_write() {
         if (ended_) return;
-        current_ = hello_ ? std::move(hello_) : next();
+        if (!preface_.empty()) {
+            current_ = std::move(preface_.front());
+            preface_.pop_front();
+        } else {
+            current_ = next();
+        }
         if (!current_) {
             writing_ = false;
             return;
@@ -100,7 +152,9 @@ private:
 
     websocket::stream<beast::tcp_stream> ws_;
     tap::hub& hub_;
-    std::shared_ptr<const std::string> hello_;
+    const std::optional<std::size_t> history_;
+    // The hello line, then with ?history=N the history and its end: sent before live events.
+    std::deque<std::shared_ptr<const std::string>> preface_;
     std::shared_ptr<const std::string> current_;
     beast::flat_buffer in_;
     bool writing_{false};
@@ -182,13 +236,17 @@ private:
             };
             return reply(http::status::ok, viewer_html(), "text/html; charset=utf-8");
         }
-        if (path == "/connections") {
-            if (!hooks_.connections)
-                return reply(http::status::ok, "{\"connections\":[]}\n", "application/json");
-            hooks_.connections([self = shared_from_this()](std::string body) {
-                self->reply(http::status::ok, std::move(body), "application/json");
-            });
-            return;
+        if (path == "/connections") return connections(query);
+        if (path.substr(0, 13) == "/connections/") {
+            auto id = parse_count(path.substr(13));
+            if (!id)
+                return reply(http::status::bad_request,
+                             dump({{"error", "expected /connections/ID with a connection id (a "
+                                             "number from /connections), got \"" +
+                                                 std::string(path.substr(13)) + "\""}}) +
+                                 "\n",
+                             "application/json");
+            return connection(*id);
         }
         if (path == "/tap") {
             if (!hooks_.tap) return reply(http::status::not_found, "no tap here\n");
@@ -199,12 +257,97 @@ private:
             std::string error;
             auto f = tap::parse_filter(query, error);
             if (!f) return reply(http::status::bad_request, error + "\n");
-            std::make_shared<tap_session>(std::move(stream_), std::move(*f), *hooks_.tap)
+            std::optional<std::size_t> history;
+            for (const auto& [name, value] : tap::parse_query(query)) {
+                if (name != "history") continue;
+                auto n = parse_count(value);
+                if (!n)
+                    return reply(http::status::bad_request,
+                                 "history: expected a number of past events to send first (0 "
+                                 "to --tap-history), got \"" + value + "\"\n");
+                // More than the history can hold gives what it holds.
+                const auto& o = hooks_.tap->options();
+                history = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(*n, std::max(o.history, o.history_per_conn)));
+            }
+            std::make_shared<tap_session>(std::move(stream_), std::move(*f), *hooks_.tap, history)
                 ->start(std::move(req_));
             return;
         }
         reply(http::status::not_found,
-              "not found; try /, /healthz, /readyz, /metrics, /connections or /tap\n");
+              "not found; try /, /healthz, /readyz, /metrics, /connections, /connections/ID "
+              "or /tap\n");
+    }
+
+    // The workers' snapshots of the live connections, after the tap's history has every
+    // close the workers held (so a connection is listed as live or closed, never neither).
+    void live_connections(std::function<void(nlohmann::json)> done) {
+        auto gather = [this, done = std::move(done)]() mutable {
+            if (!hooks_.connections) return done(nlohmann::json::array());
+            hooks_.connections(std::move(done));
+        };
+        if (!hooks_.tap) return gather();
+        hooks_.tap->collect(std::move(gather));
+    }
+
+    void connections(std::string_view query) {
+        bool closed = true;
+        for (const auto& [name, value] : tap::parse_query(query))
+            if (name == "closed") closed = value != "0" && value != "false";
+        live_connections([self = shared_from_this(), closed](nlohmann::json live) {
+            nlohmann::json body = {{"connections", std::move(live)}};
+            if (closed && self->hooks_.tap)
+                body["closed"] = self->hooks_.tap->past().closed_list(wall_now_ms());
+            else if (closed)
+                body["closed"] = nlohmann::json::array();
+            self->reply(http::status::ok, dump(body) + "\n", "application/json");
+        });
+    }
+
+    // One connection, live or lately closed, with its timeline: when it opened, the events
+    // kept for it (--tap-history-per-conn), and its close.
+    void connection(std::uint64_t id) {
+        live_connections([self = shared_from_this(), id](nlohmann::json live) {
+            const nlohmann::json* record = nullptr;
+            for (const auto& c : live)
+                if (c.value("id", std::uint64_t{0}) == id) record = &c;
+            tap::hub* tap = self->hooks_.tap;
+            bool closed = false;
+            if (!record && tap) {
+                record = tap->past().closed_record(id, wall_now_ms());
+                closed = record != nullptr;
+            }
+            if (!record)
+                return self->reply(
+                    http::status::not_found,
+                    dump({{"error", "no connection " + std::to_string(id) +
+                                        ": it is unknown, or it closed longer ago than "
+                                        "--closed-connections-seconds or was pushed out by "
+                                        "--closed-connections-max; see /connections"}}) +
+                        "\n",
+                    "application/json");
+            nlohmann::json timeline = nlohmann::json::array();
+            timeline.push_back({{"event", "opened"},
+                                {"conn", id},
+                                {"time", record->value("started", "")},
+                                {"remote", record->value("remote", "")}});
+            if (tap)
+                for (const auto& e : tap->past().timeline(id)) {
+                    auto j = tap::to_json(*e, tap->options().redact);
+                    j["event"] = "frame";
+                    timeline.push_back(std::move(j));
+                }
+            if (closed)
+                timeline.push_back({{"event", "closed"},
+                                    {"conn", id},
+                                    {"time", (*record)["closed"]},
+                                    {"duration_ms", (*record)["duration_ms"]},
+                                    {"close_code_client", (*record)["close_code_client"]},
+                                    {"close_code_server", (*record)["close_code_server"]},
+                                    {"close_reason", (*record)["close_reason"]}});
+            nlohmann::json body = {{"connection", *record}, {"timeline", std::move(timeline)}};
+            self->reply(http::status::ok, dump(body) + "\n", "application/json");
+        });
     }
 
     void reply(http::status status, std::string body, const char* type = "text/plain") {

@@ -1,6 +1,8 @@
 #pragma once
 // The control plane's HTTP server on the admin port: /healthz, /readyz,
-// /metrics, /connections, the /tap WebSocket and the web viewer at /. It runs
+// /metrics, /connections (live and lately closed), /connections/ID (one connection and its
+// timeline), the /tap WebSocket (history first with ?history=N, then live) and the web
+// viewer at /. It runs
 // on the admin thread's io_context and learns about the data plane only
 // through the callbacks it is given (which read atomics or post to workers)
 // and the tap hub, never by touching a session.
@@ -8,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,9 +26,9 @@ namespace wsproxy::admin {
 struct admin_hooks {
     std::function<bool()> ready;           // false while draining
     std::function<std::string()> metrics;  // Prometheus text
-    // /connections: gathers a snapshot from every worker and calls `done` with the JSON
-    // text, on the admin thread.
-    std::function<void(std::function<void(std::string)> done)> connections;
+    // /connections: gathers a snapshot from every worker and calls `done` with the array of
+    // live connections (by id), on the admin thread.
+    std::function<void(std::function<void(nlohmann::json)> done)> connections;
     tap::hub* tap{nullptr};  // /tap; outlives the admin server
     // Non-empty: everything but /healthz and /readyz needs "Authorization: Bearer <token>"
     // (or ?token=<token>, for a browser opening the viewer and its WebSocket).

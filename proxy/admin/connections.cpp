@@ -56,6 +56,7 @@ nlohmann::json connection_snapshot(std::uint64_t id, const std::string& remote,
         {"id", id},
         {"remote", remote},
         {"started", wall(opened_ms)},
+        {"opened", wall(opened_ms)},
         {"phase", established ? phase_name(st.current) : "connecting"},
         {"client_id", st.client_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(st.client_id)},
         {"chats", {{"by_client", by_client}, {"by_us", by_us}}},
@@ -72,6 +73,39 @@ nlohmann::json connection_snapshot(std::uint64_t id, const std::string& remote,
           {"D", st.answers_delivered},
           {"E", !st.isolation_violated}}},
     };
+}
+
+const char* close_reason_name(metrics::close_reason why) {
+    using r = metrics::close_reason;
+    switch (why) {
+        case r::client_close: return "client_close";
+        case r::server_close: return "backend_close";
+        case r::client_gone: return "client_gone";
+        case r::server_gone: return "backend_gone";
+        case r::idle_timeout: return "idle_timeout";
+        case r::too_big: return "limit";
+        case r::slow_consumer: return "slow_consumer";
+        case r::drain: return "drain";
+        case r::error: return "error";
+    }
+    return "error";
+}
+
+tap::closed_connection closed_record(std::uint64_t id, nlohmann::json snapshot,
+                                     std::int64_t duration_ms, int client_code, int server_code,
+                                     metrics::close_reason why) {
+    using namespace std::chrono;
+    tap::closed_connection c;
+    c.id = id;
+    c.closed_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    auto code = [](int v) { return v ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    c.record = std::move(snapshot);
+    c.record["closed"] = log::iso_time(c.closed_ms);
+    c.record["duration_ms"] = duration_ms;
+    c.record["close_code_client"] = code(client_code);
+    c.record["close_code_server"] = code(server_code);
+    c.record["close_reason"] = close_reason_name(why);
+    return c;
 }
 
 }  // namespace wsproxy

@@ -1,4 +1,6 @@
 #include "proxy/admin/tap.hpp"
+
+#include "proxy/admin/history.hpp"
 #include "proxy/base/log.hpp"
 
 #include <algorithm>
@@ -196,9 +198,31 @@ nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>
         j["reason"] = or_null(e.reason);
         j["cause"] = or_null(e.cause);
     }
+    if (e.answer_first_ms >= 0 || e.answer_complete_ms >= 0 || !e.answer_result.empty()) {
+        auto ms = [](std::int64_t v) { return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(v); };
+        j["answer"] = {{"first_frame_ms", ms(e.answer_first_ms)},
+                       {"complete_ms", ms(e.answer_complete_ms)},
+                       {"result", or_null(e.answer_result)}};
+    }
     if (e.payload) j["payload"] = redacted_payload(*e.payload, redact);
     if (e.payload_truncated) j["payload_omitted"] = "larger than the tap's payload limit";
     return j;
+}
+
+std::vector<std::string> known_types(const rules::config& cfg) {
+    std::vector<std::string> out;
+    auto add = [&](const std::string& t) {
+        if (!t.empty() && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    };
+    for (const auto* t : {&cfg.connection_established, &cfg.connection_ready, &cfg.join_chat,
+                          &cfg.chat_joined, &cfg.leave_chat, &cfg.chat_left,
+                          &cfg.answers.complete_type})
+        add(*t);
+    for (const auto* list : {&cfg.user_message_types, &cfg.broadcast_types,
+                             &cfg.answers.first_frame_types, &cfg.answers.error_types,
+                             &cfg.message_types})
+        for (const auto& t : *list) add(t);
+    return out;
 }
 
 subscriber::subscriber(filter f, std::size_t queue_limit)
@@ -239,13 +263,63 @@ std::shared_ptr<const std::string> subscriber::next() {
     return line;
 }
 
+// The events a worker hands over in one post, and the connections that ended meanwhile
+// (after their events: a record never precedes its connection's last events).
+struct hub::batch {
+    std::vector<frame_event> events;
+    std::vector<closed_connection> closes;
+    bool empty() const { return events.empty() && closes.empty(); }
+};
+
+// One worker's batch, touched only by its thread; a cache line of its own.
+struct alignas(64) hub::worker_batch {
+    batch pending;
+};
+
 hub::hub(net::io_context& admin, metrics::registry& reg, hub_options opts)
-    : admin_(admin), registry_(reg), opts_(std::move(opts)) {}
+    : admin_(admin),
+      registry_(reg),
+      opts_(std::move(opts)),
+      history_on_(opts_.history != 0 || opts_.history_per_conn != 0),
+      history_(std::make_unique<history>(history_options{
+          opts_.history, opts_.history_per_conn,
+          static_cast<std::int64_t>(opts_.closed_seconds * 1000), opts_.closed_max,
+          opts_.redact})) {
+    registry_.set_tap_history(0, opts_.history);
+}
+
+hub::~hub() = default;
+
+void hub::attach_workers(std::vector<net::io_context*> workers) {
+    workers_ = std::move(workers);
+    batches_.clear();
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+        batches_.push_back(std::make_unique<worker_batch>());
+}
+
+std::size_t hub::slot(const metrics::shard& stats) {
+    // Found once per thread: each worker thread counts into its own shard.
+    thread_local const hub* owner = nullptr;
+    thread_local const metrics::shard* shard = nullptr;
+    thread_local std::size_t index = 0;
+    if (owner != this || shard != &stats) {
+        owner = this;
+        shard = &stats;
+        index = batches_.size();
+        for (std::size_t i = 0; i < batches_.size() && i < registry_.shard_count(); ++i)
+            if (&registry_.at(static_cast<unsigned>(i)) == &stats) index = i;
+    }
+    return index;
+}
 
 void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::actions& acts,
                   std::optional<rules::direction> from, std::string_view payload, bool text,
                   metrics::shard& stats) {
-    std::vector<frame_event> events;
+    const std::size_t at = slot(stats);
+    batch direct;  // no batch of its own: posted at once
+    std::vector<frame_event>& events =
+        at < batches_.size() ? batches_[at]->pending.events : direct.events;
+    const std::size_t first = events.size();
     const auto& st = eng.state();
     const auto now = wall_ms();
     auto base = [&] {
@@ -262,6 +336,7 @@ void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::act
         else
             e.payload.emplace(p);
     };
+    std::size_t frame_at = static_cast<std::size_t>(-1);  // the frame's own event
     for (const auto& a : acts) {
         using kind = rules::action::kind;
         if (a.what == kind::inject) {
@@ -296,25 +371,85 @@ void hub::publish(std::uint64_t conn, const rules::engine& eng, const rules::act
                 e.chat_id = bounded(fi.chat_id);
             }
             with_payload(e, payload);
+            frame_at = events.size();
             events.push_back(std::move(e));
             from.reset();  // one event per frame
         }
     }
-    if (events.empty()) return;
+    // The answer SLIs' pairing (rules/rule_answers.cpp), on the answer frame it ended at.
+    if (frame_at != static_cast<std::size_t>(-1)) {
+        auto& e = events[frame_at];
+        for (const auto& a : acts) {
+            using kind = rules::action::kind;
+            if (a.what == kind::observe) {
+                (a.histogram == rules::latency::answer_first_frame ? e.answer_first_ms
+                                                                   : e.answer_complete_ms) =
+                    a.elapsed;
+            } else if (a.what == kind::count && a.counter == rules::stat::answers) {
+                auto r = static_cast<rules::answer_result>(a.label);
+                if (r == rules::answer_result::answered) e.answer_result = "answered";
+                if (r == rules::answer_result::error) e.answer_result = "error";
+            }
+        }
+    }
+    if (events.size() == first) return;
+    if (at >= batches_.size()) return post(std::move(direct), stats);
+    // Someone watches: now. Otherwise only the history wants them: in batches.
+    if (subscribers_.load(std::memory_order_relaxed) != 0 || events.size() >= opts_.batch)
+        flush(at, stats);
+}
+
+void hub::closed(closed_connection c, metrics::shard& stats) {
+    const std::size_t at = slot(stats);
+    if (at >= batches_.size()) {
+        batch b;
+        b.closes.push_back(std::move(c));
+        return post(std::move(b), stats);
+    }
+    auto& p = batches_[at]->pending;
+    p.closes.push_back(std::move(c));
+    if (p.events.size() + p.closes.size() >= opts_.batch) flush(at, stats);
+}
+
+void hub::flush(std::size_t at, metrics::shard& stats) {
+    auto& p = batches_[at]->pending;
+    if (p.empty()) return;
+    batch b = std::move(p);
+    p = batch{};
+    p.events.reserve(std::min<std::size_t>(opts_.batch, 64));
+    post(std::move(b), stats);
+}
+
+void hub::post(batch b, metrics::shard& stats) {
     // The admin thread may fall behind; bound what waits in its queue, and say so in the stream.
     if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_in_flight) {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        lost_.fetch_add(events.size(), std::memory_order_relaxed);
-        stats.count(metrics::proxy_stat::tap_dropped, 0, events.size());
+        lost_.fetch_add(b.events.size(), std::memory_order_relaxed);
+        stats.count(metrics::proxy_stat::tap_dropped, 0, b.events.size());
         return;
     }
-    net::post(admin_, [this, events = std::move(events)] {
+    net::post(admin_, [this, b = std::move(b)]() mutable {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        deliver(events);
+        deliver(b);
     });
 }
 
-void hub::deliver(const std::vector<frame_event>& events) {
+void hub::collect(std::function<void()> done) {
+    if (workers_.empty()) return done();
+    auto left = std::make_shared<std::size_t>(workers_.size());
+    auto finish = std::make_shared<std::function<void()>>(std::move(done));
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        // The worker's batch is posted before its answer, so it is delivered first.
+        net::post(*workers_[i], [this, i, left, finish] {
+            flush(i, registry_.at(static_cast<unsigned>(i)));
+            net::post(admin_, [left, finish] {
+                if (--*left == 0) (*finish)();
+            });
+        });
+    }
+}
+
+void hub::deliver(batch& b) {
     // Subscribers that left are pruned here (and in unsubscribe).
     std::vector<std::shared_ptr<subscriber>> live;
     live.reserve(subs_.size());
@@ -323,7 +458,7 @@ void hub::deliver(const std::vector<frame_event>& events) {
     if (auto lost = lost_.exchange(0, std::memory_order_relaxed))
         for (auto& s : live) s->lost(lost);
     std::uint64_t dropped = 0;
-    for (const auto& e : events) {
+    for (auto& e : b.events) {
         std::shared_ptr<const std::string> line;  // rendered once, shared by every subscriber
         for (auto& s : live) {
             if (!s->wants().matches(e)) continue;
@@ -331,8 +466,12 @@ void hub::deliver(const std::vector<frame_event>& events) {
                     -1, ' ', false, nlohmann::json::error_handler_t::replace));
             dropped += s->offer(line);
         }
+        if (history_on_) history_->add(std::move(e));
     }
+    for (auto& c : b.closes) history_->closed(std::move(c));
+    history_->expire(wall_ms());
     if (dropped) registry_.control().count(metrics::proxy_stat::tap_dropped, 0, dropped);
+    registry_.set_tap_history(history_->size(), opts_.history);
 }
 
 void hub::subscribe(const std::shared_ptr<subscriber>& s) {
@@ -353,10 +492,17 @@ void hub::unsubscribe(const subscriber* s) {
 std::string hub::hello() const {
     nlohmann::json redact = nlohmann::json::array();
     for (const auto& p : opts_.redact) redact.push_back(rules::join_path(p));
+    nlohmann::json types = nlohmann::json::array();
+    if (opts_.rules)
+        if (auto cfg = opts_.rules())
+            for (auto& t : known_types(*cfg)) types.push_back(std::move(t));
     return nlohmann::json{{"tap",
                            {{"payloads", opts_.payloads},
                             {"redacted_paths", redact},
-                            {"queue_limit", opts_.queue_limit}}}}
+                            {"queue_limit", opts_.queue_limit},
+                            {"history", opts_.history},
+                            {"history_per_conn", opts_.history_per_conn}}},
+                          {"types", types}}
         .dump();
 }
 

@@ -157,6 +157,14 @@ void validate(const proxy_options& opts) {
     if (opts.max_message_bytes < 1024)
         throw startup_error("--max-message-bytes: must be at least 1024");
     if (opts.tap_queue_limit < 1) throw startup_error("--tap-queue-limit: must be at least 1");
+    if (opts.tap_history > 1'000'000)
+        throw startup_error("--tap-history: at most 1000000 events (each takes about 300 bytes)");
+    if (opts.tap_history_per_conn > 10'000)
+        throw startup_error("--tap-history-per-conn: at most 10000 events per connection");
+    if (!(opts.closed_connections_seconds >= 0))
+        throw startup_error("--closed-connections-seconds: must be 0 or more seconds");
+    if (opts.closed_connections_max > 100'000)
+        throw startup_error("--closed-connections-max: at most 100000 connections");
     if (opts.max_header_bytes < 1024)
         throw startup_error("--max-header-bytes: must be at least 1024");
     const auto& c = opts.cluster;

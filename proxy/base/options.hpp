@@ -73,6 +73,10 @@ struct proxy_options {
     bool tap_payloads{false};          // /tap shows payloads (redacted at tap_redact_paths)
     std::vector<std::string> tap_redact_paths{"data.content"};  // dotted JSON paths
     std::size_t tap_queue_limit{4096};  // events queued per /tap subscriber before the oldest drop
+    std::size_t tap_history{2000};          // tap events kept for /tap?history=N; 0: off
+    std::size_t tap_history_per_conn{100};  // tap events kept per connection; 0: off
+    double closed_connections_seconds{300};   // a closed connection stays in /connections
+    std::size_t closed_connections_max{1000};  // closed connections listed at most; 0: none
     std::string admin_token;  // empty: admin endpoints are open (admin listens on loopback)
     // Origins besides the admin port's own that may open the viewer's /tap WebSocket.
     std::vector<std::string> admin_allow_origins;

@@ -743,6 +743,7 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
             break;
     }
     closed_by_ = client ? "client" : "server";
+    close_why_ = why;
     w_.stats.count(why);
     if (s == server_side && why == close_reason::server_gone)
         w_.stats.count(metrics::upstream_error::closed);
@@ -904,6 +905,7 @@ void ws_pair::drain() {
         closed_by_ = "proxy";
         close_code_ = ws::close_code::going_away;
         close_text_ = "proxy shutting down";
+        close_why_ = close_reason::drain;
         w_.stats.count(close_reason::drain);
     }
     for (int s : {client_side, server_side})
@@ -982,6 +984,11 @@ void ws_pair::finish() {
     actions_.clear();
     engine_.on_close(info, now_ms(), actions_);
     run_actions(-1);
+    // Listed under /connections' "closed" for a while, with the code each peer sent.
+    if (tap::hub* t = w_.shared.tap)
+        t->closed(closed_record(id_, snapshot(), now_ms() - opened_ms_, client_.close_received,
+                                server_ ? server_->close_received : 0, close_why_),
+                  w_.stats);
 }
 
 nlohmann::json ws_pair::snapshot() const {

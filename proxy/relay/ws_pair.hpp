@@ -180,6 +180,7 @@ private:
     std::string closed_by_;  // "client", "server" or "proxy": who ended it first
     std::uint16_t close_code_{ws::close_code::abnormal};  // as the engine's on_close sees it
     std::string close_text_;
+    metrics::close_reason close_why_{metrics::close_reason::error};  // for /connections' closed
 };
 
 }  // namespace wsproxy
