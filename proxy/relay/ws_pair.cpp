@@ -90,6 +90,10 @@ std::chrono::milliseconds ws_pair::sweep_interval(const proxy_options& opts) {
 }
 
 void ws_pair::start() {
+    guard([&] { begin(); });
+}
+
+void ws_pair::begin() {
     if (auto problem = ws::check_upgrade_request(req_)) {
         w_.stats.count(metrics::handshake_error::bad_request);
         log::write(log::level::info, "client_handshake_failed",
@@ -100,7 +104,7 @@ void ws_pair::start() {
     async_connect_upstream(w_.ioc, w_.shared.opts, w_.shared.upstream_tls, [self = shared_from_this()](beast::error_code ec,
                                                            std::string_view stage,
                                                            std::optional<flex_stream> stream) {
-        self->on_upstream_transport(ec, stage, std::move(stream));
+        self->guard([&] { self->on_upstream_transport(ec, stage, std::move(stream)); });
     });
 }
 
@@ -146,7 +150,7 @@ void ws_pair::on_upstream_transport(beast::error_code ec, std::string_view stage
     server_->stream.tcp().expires_after(seconds(opts.handshake_timeout));
     http::async_write(server_->stream, r,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->on_upstream_request_written(ec);
+                          self->guard([&] { self->on_upstream_request_written(ec); });
                       });
 }
 
@@ -155,7 +159,7 @@ void ws_pair::on_upstream_request_written(beast::error_code ec) {
     auto& hs = *handshake_;
     http::async_read(server_->stream, hs.buffer, hs.parser,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                         self->on_upstream_response(ec);
+                         self->guard([&] { self->on_upstream_response(ec); });
                      });
 }
 
@@ -217,7 +221,7 @@ void ws_pair::on_upstream_response(beast::error_code ec) {
     client_.stream.tcp().expires_after(seconds(w_.shared.opts.handshake_timeout));
     http::async_write(client_.stream, *out,
                       [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
-                          self->on_client_accept(ec);
+                          self->guard([&] { self->on_client_accept(ec); });
                       });
 }
 
@@ -236,8 +240,10 @@ void ws_pair::reject_upgrade(http::status status, std::string body, std::string 
     auto& stream = client_.stream;
     stream.tcp().expires_after(seconds(w_.shared.opts.handshake_timeout));
     http::async_write(stream, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {
-        self->client_.stream.close();
-        self->finish();
+        self->guard([&] {
+            self->client_.stream.close();
+            self->finish();
+        });
     });
 }
 
@@ -325,14 +331,14 @@ void ws_pair::do_read(int s) {
         tls->async_read_some(net::buffer(l.in.data() + old, room),
                              [self = shared_from_this(), s, old](beast::error_code ec,
                                                                  std::size_t n) {
-                                 self->on_tls_read(s, ec, old, n);
+                                 self->guard([&] { self->on_tls_read(s, ec, old, n); });
                              });
         return;
     }
     // Wait for readability, then read once: no read is tried that would only say EAGAIN.
     l.stream.tcp().socket().async_wait(
         tcp::socket::wait_read,
-        [self = shared_from_this(), s](beast::error_code ec) { self->on_readable(s, ec); });
+        [self = shared_from_this(), s](beast::error_code ec) { self->guard([&] { self->on_readable(s, ec); }); });
 }
 
 void ws_pair::on_readable(int s, beast::error_code ec) {
@@ -395,14 +401,13 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
                 break;
             case kind::close:
                 l.close_received = e.code;
-                if (!l.close_sent) {
-                    // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1).
-                    send_close(s, e.code, {});
-                }
+                // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1), once
+                // the other side has answered its own close.
+                if (!l.close_sent) answer_close(s, e.code, {});
                 leg_ended(s, ended::closed, e.code, e.payload);
                 break;
             case kind::error:
-                send_close(s, e.code, e.error);
+                answer_close(s, e.code, e.error);
                 leg_ended(s, e.code == ws::close_code::too_big ? ended::too_big : ended::protocol,
                           e.code, e.error);
                 break;
@@ -456,6 +461,7 @@ void ws_pair::on_message(int s, const ws::event& e) {
     // One clock read gives both the engine's time and the start of the processing time.
     auto started = std::chrono::steady_clock::now();
     auto now = to_ms(started);
+    if (fault_for_tests) fault_for_tests(payload);
     actions_.clear();
     engine_.on_frame(dir, payload, e.text, now, actions_);
     w_.stats.observe_frame_processing(static_cast<std::uint64_t>(
@@ -589,6 +595,22 @@ void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
     maybe_close_socket(to);
 }
 
+void ws_pair::answer_close(int to, std::uint16_t code, std::string_view reason) {
+    leg& l = at(to);
+    if (l.close_sent || l.write_done || l.answer_due) return;
+    if (!established_ || !server_ || at(other(to)).read_done) return send_close(to, code, reason);
+    l.answer_due = true;
+    l.answer_code = code;
+    l.answer_reason = reason;
+}
+
+void ws_pair::send_answer(int to) {
+    leg& l = at(to);
+    if (!l.answer_due) return;
+    l.answer_due = false;
+    send_close(to, l.answer_code, l.answer_reason);
+}
+
 void ws_pair::write_bytes(int to, const unsigned char* head, std::size_t head_size,
                           const char* data, std::size_t size) {
     leg& l = at(to);
@@ -620,13 +642,13 @@ void ws_pair::start_write(int to) {
     if (auto* tls = l.stream.tls()) {
         net::async_write(*tls, net::buffer(l.out.data() + l.out_sent, l.out.size() - l.out_sent),
                          [self = shared_from_this(), to](beast::error_code ec, std::size_t) {
-                             self->on_tls_written(to, ec);
+                             self->guard([&] { self->on_tls_written(to, ec); });
                          });
         return;
     }
     l.stream.tcp().socket().async_wait(
         tcp::socket::wait_write,
-        [self = shared_from_this(), to](beast::error_code ec) { self->on_writable(to, ec); });
+        [self = shared_from_this(), to](beast::error_code ec) { self->guard([&] { self->on_writable(to, ec); }); });
 }
 
 void ws_pair::on_writable(int to, beast::error_code ec) {
@@ -691,7 +713,11 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
     l.read_done = true;
     l.closed_cleanly = why_ended == ended::closed;
     l.linger = why_ended == ended::protocol || why_ended == ended::too_big;
-    if (why_ended != ended::closed) l.write_done = true;  // nothing more is sent after a failure
+    // After its close or its own error the peer still gets what the other side sends until
+    // the answer (answer_close); after a failure of its connection nothing more is sent.
+    if (!l.answer_due && why_ended != ended::closed) l.write_done = true;
+    // The other leg waited for this one to end before answering its peer's close.
+    send_answer(other(s));
     // Only the first leg to end decides what the other side is told and what is counted.
     if (!closed_by_.empty() || !established_) return;
     bool client = s == client_side;
@@ -786,7 +812,7 @@ void ws_pair::await_fin(int s, std::int64_t wait_ms, std::size_t budget) {
     // Below TLS, on the socket itself: nothing more of the stream is wanted.
     l.stream.tcp().socket().async_wait(
         tcp::socket::wait_read,
-        [self = shared_from_this(), s](beast::error_code ec) { self->on_fin_readable(s, ec); });
+        [self = shared_from_this(), s](beast::error_code ec) { self->guard([&] { self->on_fin_readable(s, ec); }); });
 }
 
 void ws_pair::on_fin_readable(int s, beast::error_code ec) {
@@ -808,15 +834,21 @@ void ws_pair::close_socket(int s) {
     leg& l = at(s);
     if (l.socket_closed) return;
     l.socket_closed = l.read_done = l.write_done = true;
+    l.answer_due = false;
     l.out.clear();
     l.more.clear();
     l.stream.close();  // pending operations end with operation_aborted
+    send_answer(other(s));
     // Nothing the other leg relays can be written any more; it reads to see the close answer.
     resume(other(s));
     if (client_.socket_closed && (!server_ || server_->socket_closed)) finish();
 }
 
 void ws_pair::tick(std::int64_t now) {
+    guard([&] { check_deadlines(now); });
+}
+
+void ws_pair::check_deadlines(std::int64_t now) {
     if (finished_ || !server_) return;
     const auto& opts = w_.shared.opts;
     auto idle = millis(opts.idle_timeout);
@@ -900,6 +932,10 @@ void ws_pair::close_slow(int s, std::int64_t now) {
 }
 
 void ws_pair::drain() {
+    guard([&] { close_both(); });
+}
+
+void ws_pair::close_both() {
     if (!established_ || finished_) return;
     if (closed_by_.empty()) {
         closed_by_ = "proxy";
@@ -953,22 +989,28 @@ void ws_pair::arm_timer(rules::millis at) {
     timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::milliseconds(at)));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
         if (ec || self->finished_) return;
-        self->timer_at_ = -1;
-        self->actions_.clear();
-        self->engine_.on_timer(now_ms(), self->actions_);
-        self->run_actions(-1);
+        self->guard([&] {
+            self->timer_at_ = -1;
+            self->actions_.clear();
+            self->engine_.on_timer(now_ms(), self->actions_);
+            self->run_actions(-1);
+        });
     });
 }
 
 void ws_pair::finish() {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    // The registrations first: what follows runs the rules and callbacks, which may throw
+    // (fail_hard then finds the pair finished and these already released).
     w_.pairs.erase(id_);
+    if (established_) {
+        if (!session_.empty()) w_.shared.sessions.remove_socket(session_, id_, now_ms());
+        w_.stats.connection_closed();
+    }
+    timer_.cancel();
     for (auto& [chat, done] : std::exchange(join_waiters_, {})) done(false);
     if (!established_) return;
-    if (!session_.empty()) w_.shared.sessions.remove_socket(session_, id_, now_ms());
-    w_.stats.connection_closed();
     rules::close_info info;
     info.code = close_code_;
     info.reason = close_text_;
@@ -989,6 +1031,36 @@ void ws_pair::finish() {
         t->closed(closed_record(id_, snapshot(), now_ms() - opened_ms_, client_.close_received,
                                 server_ ? server_->close_received : 0, close_why_),
                   w_.stats);
+}
+
+void ws_pair::fail_hard(const char* what) noexcept {
+    try {
+        if (!failed_hard_) {
+            failed_hard_ = true;
+            log::write(log::level::error, "handler_failed",
+                       {{"conn", id_},
+                        {"error", what},
+                        {"hint", "the connection was closed and its state released; please "
+                                 "report this with the log around it"}});
+        }
+        if (finished_) return;
+        if (established_ && closed_by_.empty()) {
+            closed_by_ = "proxy";
+            close_text_ = what;
+            w_.stats.count(close_reason::error);
+        }
+        // No close frames: the state that threw cannot be trusted to write them.
+        for (leg* l : {&client_, server_ ? &*server_ : nullptr}) {
+            if (!l || l->socket_closed) continue;
+            l->socket_closed = l->read_done = l->write_done = true;
+            l->answer_due = false;
+            l->stream.close();
+        }
+        finish();
+    } catch (...) {
+        // finish() released the registrations before anything that can throw; what is left
+        // (the rules' on_close, the tap) is lost for this one connection.
+    }
 }
 
 nlohmann::json ws_pair::snapshot() const {

@@ -11,6 +11,7 @@
 // recvmsg per message and a timer re-armed on every read; bench/README.md.)
 #include <boost/beast/http.hpp>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,6 +56,10 @@ public:
 
     std::uint64_t id() const { return id_; }
 
+    // Tests only: called with each message's payload before the rules see it; a hook that
+    // throws stands for a handler that fails (a bug, std::bad_alloc). Null in production.
+    static inline void (*fault_for_tests)(std::string_view payload) = nullptr;
+
 private:
     enum side : int { client_side = 0, server_side = 1 };
     // Why a leg delivers nothing more.
@@ -92,6 +97,11 @@ private:
         bool awaiting_fin{false};    // reading and dropping until the peer's FIN (await_fin)
         bool linger{false};          // ended by its own error: drain its input before closing
         std::size_t linger_left{0};  // bytes await_fin still drops before it closes anyway
+        // The peer's close (or its error) is answered once the other leg has ended, so
+        // what the other side sent before its close still reaches this peer first.
+        bool answer_due{false};
+        std::uint16_t answer_code{0};
+        std::string answer_reason;
         std::uint16_t close_received{0};   // the code of the peer's close frame (1005: none in it)
         std::uint16_t close_sent_code{0};  // the code of the close frame we sent it
         std::int64_t last_read{0};       // ms of the last bytes read
@@ -104,6 +114,11 @@ private:
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
+
+    // The bodies of start(), drain() and tick(), which run them guarded.
+    void begin();
+    void close_both();
+    void check_deadlines(std::int64_t now);
 
     // Handshakes.
     void on_upstream_transport(boost::beast::error_code ec, std::string_view stage,
@@ -131,6 +146,10 @@ private:
     void send_data(int to, char* data, std::size_t size, bool text);
     void send_frame(int to, ws::opcode op, char* data, std::size_t size, bool compressed);
     void send_close(int to, std::uint16_t code, std::string_view reason);
+    // The close that answers leg `to`'s close or error: sent now when the other leg has
+    // ended, else when it does (relay first, then close; RFC 6455 7.1.6 in Autobahn 7.1.6).
+    void answer_close(int to, std::uint16_t code, std::string_view reason);
+    void send_answer(int to);
     void write_bytes(int to, const unsigned char* head, std::size_t head_size, const char* data,
                      std::size_t size);
     void start_write(int to);
@@ -152,6 +171,20 @@ private:
     void arm_timer(rules::millis at);
     void settle_waiters(const std::string& chat, bool joined);
     void finish();
+    // Runs one handler's work. An exception (std::bad_alloc, a bug) ends this pair with its
+    // whole teardown (registrations, the session entry, the gauges), logged once with the
+    // connection id, instead of unwinding into the worker's loop and leaving them behind.
+    template <class F>
+    void guard(F&& work) noexcept {
+        try {
+            work();
+        } catch (const std::exception& e) {
+            fail_hard(e.what());
+        } catch (...) {
+            fail_hard("unknown exception");
+        }
+    }
+    void fail_hard(const char* what) noexcept;
 
     struct upstream_handshake;  // the upgrade request and response, freed once done
 
@@ -177,6 +210,7 @@ private:
     std::vector<std::pair<std::string, std::function<void(bool)>>> join_waiters_;
     bool established_{false};
     bool finished_{false};
+    bool failed_hard_{false};  // a handler threw: logged once, torn down
     std::string closed_by_;  // "client", "server" or "proxy": who ended it first
     std::uint16_t close_code_{ws::close_code::abnormal};  // as the engine's on_close sees it
     std::string close_text_;
