@@ -54,18 +54,23 @@ class answer_stream : public std::enable_shared_from_this<answer_stream> {
 frame_ptr share(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 
 
-// The answer's frames go out now: registration is checked here, once.
-void broadcast_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
-                      const std::string& tenant, const std::string& chat_id,
-                      const std::string& response_id, const std::string& in_reply_to,
-                      const std::string& text, std::uint64_t nth) {
+// The answer of a registered chat: spoiled on purpose (--drop-answers, --error-answers) or
+// streamed to this replica's members, and with --redis sent whole to the other replicas,
+// whose members get it from them. `local`: this replica has members of the chat.
+void deliver_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
+                    const std::string& tenant, const std::string& chat_id,
+                    const std::string& response_id, const std::string& in_reply_to,
+                    const std::string& text, std::uint64_t nth, bool local) {
   auto& s = *st;
   std::string key = registry::key(tenant, chat_id);
-  if (s.reg.members_by_key(key)->empty()) {
-    counters::add(s.count.unregistered_broadcasts);
-    s.log.no_clients(chat_id, tenant);
-    return;
-  }
+  std::vector<frame_ptr> frames;
+  std::vector<bool> pause;
+  bool paced = false;  // chunks after the first wait --chunk-delay-ms
+  auto push = [&](std::string f, bool p) {
+    if (f.empty()) return;
+    frames.push_back(share(std::move(f)));
+    pause.push_back(p);
+  };
   if (s.opts.drop_answers != 0 && nth % s.opts.drop_answers == 0) {
     counters::add(s.count.answers_dropped);
     s.log.answer_dropped(chat_id, tenant);
@@ -74,30 +79,26 @@ void broadcast_answer(const std::shared_ptr<shared_state>& st, const net::any_io
   if (s.opts.error_answers != 0 && nth % s.opts.error_answers == 0) {
     counters::add(s.count.answers_failed);
     s.log.answer_failed(chat_id, tenant);
-    s.reg.broadcast_by_key(key, share(s.dia->answer_error(tenant, chat_id, "answer_failed",
-                                                          "the answer could not be produced")));
-    return;
+    push(s.dia->answer_error(tenant, chat_id, "answer_failed", "the answer could not be produced"),
+         false);
+  } else {
+    counters::add(s.count.answers_delivered);
+    const auto& d = *s.dia;
+    auto pieces = split_answer(text, s.opts.chunks);
+    paced = pieces.size() > 1;
+    frames.reserve(pieces.size() + 4);
+    push(d.typing(tenant, chat_id, true), false);
+    push(d.answer_start(tenant, chat_id, response_id, in_reply_to), false);
+    for (std::size_t i = 0; i < pieces.size(); ++i)
+      push(d.answer_chunk(tenant, chat_id, response_id, i, pieces[i]), i > 0);
+    push(d.answer_end(tenant, chat_id, response_id, text), false);
+    push(d.typing(tenant, chat_id, false), false);
   }
-  counters::add(s.count.answers_delivered);
+  // Other replicas get the answer at once, unpaced: they only relay it to their sockets.
+  if (s.fleet) s.fleet->publish(key, frames);
+  if (!local) return;
 
-  const auto& d = *s.dia;
-  auto pieces = split_answer(text, s.opts.chunks);
-  std::vector<frame_ptr> frames;
-  std::vector<bool> pause;
-  frames.reserve(pieces.size() + 4);
-  auto push = [&](std::string f, bool p) {
-    if (f.empty()) return;
-    frames.push_back(share(std::move(f)));
-    pause.push_back(p);
-  };
-  push(d.typing(tenant, chat_id, true), false);
-  push(d.answer_start(tenant, chat_id, response_id, in_reply_to), false);
-  for (std::size_t i = 0; i < pieces.size(); ++i)
-    push(d.answer_chunk(tenant, chat_id, response_id, i, pieces[i]), i > 0);
-  push(d.answer_end(tenant, chat_id, response_id, text), false);
-  push(d.typing(tenant, chat_id, false), false);
-
-  if (s.opts.chunk_delay_ms == 0 || pieces.size() <= 1) {
+  if (s.opts.chunk_delay_ms == 0 || !paced) {
     for (const auto& f : frames) s.reg.broadcast_by_key(key, f);
     return;
   }
@@ -105,6 +106,30 @@ void broadcast_answer(const std::shared_ptr<shared_state>& st, const net::any_io
   stream->frames_ = std::move(frames);
   stream->pause_before_ = std::move(pause);
   stream->run();
+}
+
+// The answer's frames go out now: registration is checked here, once (on every replica
+// with --redis: "No clients registered" only when none of them has a member).
+void broadcast_answer(const std::shared_ptr<shared_state>& st, const net::any_io_executor& ex,
+                      const std::string& tenant, const std::string& chat_id,
+                      const std::string& response_id, const std::string& in_reply_to,
+                      const std::string& text, std::uint64_t nth) {
+  auto& s = *st;
+  if (!s.reg.members(tenant, chat_id)->empty())
+    return deliver_answer(st, ex, tenant, chat_id, response_id, in_reply_to, text, nth, true);
+  if (!s.fleet) {
+    counters::add(s.count.unregistered_broadcasts);
+    s.log.no_clients(chat_id, tenant);
+    return;
+  }
+  s.fleet->held_elsewhere(registry::key(tenant, chat_id), [=](bool elsewhere) {
+    net::post(ex, [=] {
+      if (elsewhere)
+        return deliver_answer(st, ex, tenant, chat_id, response_id, in_reply_to, text, nth, false);
+      counters::add(st->count.unregistered_broadcasts);
+      st->log.no_clients(chat_id, tenant);
+    });
+  });
 }
 
 }  // namespace

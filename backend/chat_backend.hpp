@@ -56,6 +56,10 @@ struct options {
   unsigned drop_answers = 0;
   unsigned error_answers = 0;
   log_format format = log_format::text;
+  // Several replicas (redis://HOST:PORT[/DB]): answers reach registered sockets on any of
+  // them, and "No clients registered" means none has one. Empty: this replica alone.
+  std::string redis;
+  std::string replica_id;  // its name in Redis; empty: hostname-pid
   // Receives each log line without its newline, from any server thread (calls
   // are serialised). Empty: write the line to stdout and flush.
   std::function<void(std::string_view)> log;

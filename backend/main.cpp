@@ -95,6 +95,12 @@ int main(int argc, char** argv) {
                  "Answer every Nth user message with an error frame for its chat instead (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 1000000u));
+  app.add_option("--redis", opts.redis,
+                 "redis://HOST:PORT[/DB] shared by several replicas: answers reach registered "
+                 "sockets on any of them (pub/sub), and 'No clients registered' is logged only "
+                 "when none has one");
+  app.add_option("--replica-id", opts.replica_id,
+                 "This replica's name in Redis (default: hostname-pid)");
   app.add_option("--log-format", format, "Log lines: text (the exact protocol lines) | json")
       ->capture_default_str()
       ->check(CLI::IsMember(format_names));
@@ -147,7 +153,14 @@ int main(int argc, char** argv) {
 
   chat_backend::server srv(opts);
   std::error_code ec;
-  if (!srv.start(ec)) {
+  bool started = false;
+  try {
+    started = srv.start(ec);
+  } catch (const std::invalid_argument& e) {  // a bad --redis URL
+    std::fprintf(stderr, "chat-backend: %s\n", e.what());
+    return 2;
+  }
+  if (!started) {
     std::fprintf(stderr, "chat-backend: cannot listen on %s: %s\n", listen.c_str(),
                  ec.message().c_str());
     return 1;

@@ -20,20 +20,25 @@ std::string registry::key(std::string_view tenant, std::string_view chat_id) {
 bool registry::join(std::string_view tenant, std::string_view chat_id,
                     std::shared_ptr<member> m) {
   auto k = key(tenant, chat_id);
-  std::lock_guard lock(mutex_);
-  auto& slot = chats_[k];
-  if (slot && std::any_of(slot->begin(), slot->end(),
-                          [&](const auto& p) { return p.get() == m.get(); }))
-    return false;
-  auto next = slot ? std::make_shared<member_list>(*slot) : std::make_shared<member_list>();
-  next->push_back(std::move(m));
-  slot = std::move(next);
+  bool first = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = chats_[k];
+    if (slot && std::any_of(slot->begin(), slot->end(),
+                            [&](const auto& p) { return p.get() == m.get(); }))
+      return false;
+    first = !slot || slot->empty();
+    auto next = slot ? std::make_shared<member_list>(*slot) : std::make_shared<member_list>();
+    next->push_back(std::move(m));
+    slot = std::move(next);
+  }
+  if (first && on_presence) on_presence(k, true);
   return true;
 }
 
 bool registry::leave(std::string_view tenant, std::string_view chat_id, const member* m) {
   auto k = key(tenant, chat_id);
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto it = chats_.find(k);
   if (it == chats_.end()) return false;
   const auto& cur = *it->second;
@@ -41,6 +46,8 @@ bool registry::leave(std::string_view tenant, std::string_view chat_id, const me
   if (pos == cur.end()) return false;
   if (cur.size() == 1) {
     chats_.erase(it);
+    lock.unlock();
+    if (on_presence) on_presence(k, false);
     return true;
   }
   auto next = std::make_shared<member_list>();

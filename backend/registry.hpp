@@ -5,6 +5,7 @@
 // to copy one shared_ptr and delivers outside it. Lives as long as the server.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,10 @@ class registry {
                         const member* except = nullptr) const;
   // Drops every registration (server shutdown: breaks member <-> registry cycles).
   void clear();
+
+  // Called (outside the lock) when a chat gets its first member or loses its last one,
+  // with its key(); set before the server starts (--redis lists them for other replicas).
+  std::function<void(const std::string& key, bool present)> on_presence;
 
   // The same lookups by a precomputed key (a broadcast of many frames to one
   // chat computes it once).

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <atomic>
 #include <charconv>
 #include <optional>
@@ -48,6 +50,23 @@ struct server::impl {
     }
     started = true;
     st = std::make_shared<shared_state>(opts);
+    if (!opts.redis.empty()) {
+      std::string id = opts.replica_id;
+      if (id.empty()) {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        id = std::string(host) + "-" + std::to_string(::getpid());
+      }
+      auto* s = st.get();
+      s->fleet = std::make_unique<replicas>(
+          opts.redis, id, [s](const std::string& key, const frame_ptr& f) {
+            s->reg.broadcast_by_key(key, f);
+          });
+      s->reg.on_presence = [s](const std::string& key, bool present) {
+        s->fleet->presence(key, present);
+      };
+      s->fleet->start();
+    }
     for (unsigned i = 0; i < opts.threads; ++i) {
       iocs.push_back(std::make_unique<net::io_context>(1));
       guards.push_back(net::make_work_guard(*iocs.back()));
@@ -103,6 +122,8 @@ struct server::impl {
   void stop() {
     if (!started || stopped) return;
     stopped = true;
+    // The other replicas' answers are delivered through the io_contexts: they go first.
+    if (st && st->fleet) st->fleet->stop();
     for (auto& ioc : iocs) ioc->stop();
     for (auto& t : threads)
       if (t.joinable()) t.join();

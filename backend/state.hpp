@@ -12,6 +12,7 @@
 #include "dialect.hpp"
 #include "log.hpp"
 #include "registry.hpp"
+#include "replicas.hpp"
 #include "store.hpp"
 
 namespace chat_backend {
@@ -40,6 +41,8 @@ struct shared_state {
   registry reg;
   store history;
   counters count;
+  // --redis: the other replicas (null without it). Started and stopped by the server.
+  std::unique_ptr<replicas> fleet;
 };
 
 }  // namespace chat_backend
