@@ -129,6 +129,14 @@ void replicas::held_elsewhere(const std::string& key, std::function<void(bool)> 
   });
 }
 
+void replicas::after_listed(std::function<void()> done) {
+  net::post(ioc_, [this, done = std::move(done)] {
+    if (!up_ || !cmd_) return done();
+    // Commands on one link are answered in order: this one after the SADDs queued before it.
+    cmd_->command({"PING"}, [done](const redisReply*) { done(); });
+  });
+}
+
 void replicas::publish(const std::string& key, const std::vector<frame_ptr>& frames) {
   auto list = nlohmann::json::array();
   for (const auto& f : frames) list.push_back(*f);

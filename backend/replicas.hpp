@@ -41,6 +41,9 @@ class replicas {
   // Whether another replica has a member of `key`; `done` runs on the replicas' thread
   // (false at once while Redis is down).
   void held_elsewhere(const std::string& key, std::function<void(bool)> done);
+  // `done()` once every presence() change made before this call is in Redis (or at once
+  // while Redis is down); on the replicas' thread.
+  void after_listed(std::function<void()> done);
   // The frames of one answer, for the other replicas' members of `key`.
   void publish(const std::string& key, const std::vector<frame_ptr>& frames);
 

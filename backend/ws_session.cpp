@@ -133,7 +133,14 @@ class ws_session final : public member, public std::enable_shared_from_this<ws_s
     if (st_->reg.join(tenant_, chat_id, shared_from_this())) chats_.push_back(chat_id);
     counters::add(st_->count.joins);
     st_->log.joined(client_id_, chat_id, tenant_);
-    send_own(d.joined(tenant_, chat_id, true, {}));
+    if (!st_->fleet) return send_own(d.joined(tenant_, chat_id, true, {}));
+    // With --redis the join is acknowledged once Redis lists this replica for the chat: an
+    // answer that another replica produces after the client saw chat_joined must find it.
+    st_->fleet->after_listed([self = shared_from_this(), chat_id] {
+      net::post(self->ws_.get_executor(), [self, chat_id] {
+        self->send_own(self->st_->dia->joined(self->tenant_, chat_id, true, {}));
+      });
+    });
   }
 
   void handle(std::string_view text) {
