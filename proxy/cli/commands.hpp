@@ -6,22 +6,16 @@
 // address as a `source` column. They run on the caller's thread, with their own io_context,
 // and share nothing with the proxy but the admin protocol.
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
+
+#include "proxy/cli/sources.hpp"
 
 namespace CLI {
 class App;
 }
 
 namespace wsproxy::cli {
-
-struct admin_targets {
-    std::vector<std::string> admins;      // --admin [NAME=]HOST:PORT, repeatable
-    std::vector<std::string> admin_urls;  // --admin-url [NAME=][http://]HOST:PORT, repeatable
-    std::string token;
-    std::string token_file;
-};
 
 struct tap_args {
     admin_targets target;
@@ -56,41 +50,5 @@ int run_chosen(const commands& c);
 
 int run_tap(const tap_args& a);
 int run_connections(const connections_args& a);
-
-// Shared by both verbs (commands.cpp).
-
-// One admin port to query. `label` names it in the source column: the NAME of NAME=ADDRESS,
-// else HOST:PORT as given.
-struct admin_source {
-    std::string label;
-    std::string host;
-    std::string port;
-    std::string where() const { return host + ":" + port; }
-};
-// Every --admin and --admin-url (127.0.0.1:9090 when none). Throws std::runtime_error with a
-// message for the user.
-std::vector<admin_source> resolve_sources(const admin_targets& t);
-// One address, "[NAME=][http://]HOST:PORT[/]"; `flag` names it in errors.
-admin_source parse_source(const std::string& text, const char* flag);
-// The token from --token or --token-file, empty when none. Throws std::runtime_error.
-std::string load_token(const admin_targets& t);
-// "Authorization: Bearer" value, or empty.
-std::string bearer(const std::string& token);
-std::string url_encode(const std::string& s);
-// `{"source":"LABEL",` spliced in front of a JSON object's first member, keeping the rest
-// byte for byte (the proxy's field order); anything else is returned as it came.
-std::string with_source(const std::string& json_object, const std::string& label);
-
-// Reconnect delays: 0.2 s doubling to 5 s, each drawn from [d/2, d] so that several taps
-// cut off by one restart do not knock on the new process in step.
-class backoff {
-public:
-    double next_seconds();
-    void reset() { step_ = 0; }
-
-private:
-    unsigned step_{0};
-    std::mt19937 rng_{std::random_device{}()};
-};
 
 }  // namespace wsproxy::cli

@@ -7,12 +7,12 @@
 // SIGINT/SIGTERM and exits 0: an address that fails is reported in that snapshot only.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -52,14 +52,14 @@ public:
 
     void start() {
         stream_.expires_after(std::chrono::seconds(10));
-        resolver_.async_resolve(src_.host, src_.port,
-                                [self = shared_from_this()](beast::error_code ec,
-                                                            tcp::resolver::results_type r) {
-                                    if (ec)
-                                        return self->fail("cannot resolve the admin host \"" +
-                                                          self->src_.host + "\": " + ec.message());
-                                    self->on_resolve(r);
-                                });
+        resolver_.async_resolve(
+            src_.host, src_.port,
+            [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
+                if (ec)
+                    return self->fail("cannot resolve the admin host \"" + self->src_.host +
+                                      "\": " + ec.message());
+                self->on_resolve(r);
+            });
     }
 
 private:
@@ -69,24 +69,21 @@ private:
             if (ec)
                 return self->fail("cannot reach the admin port at " + self->src_.where() + ": " +
                                   ec.message() + " (is wsproxy running, and is --admin right?)");
-            http::async_write(self->stream_, self->req_,
-                              [self](beast::error_code ec, std::size_t) {
-                                  if (ec)
-                                      return self->fail("cannot send to " + self->src_.where() +
-                                                        ": " + ec.message());
-                                  self->on_write();
-                              });
+            http::async_write(self->stream_, self->req_, [self](beast::error_code ec, std::size_t) {
+                if (ec)
+                    return self->fail("cannot send to " + self->src_.where() + ": " + ec.message());
+                self->on_write();
+            });
         });
     }
 
     void on_write() {
-        http::async_read(stream_, buf_, res_,
-                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                             if (ec)
-                                 return self->fail("no answer from " + self->src_.where() + ": " +
-                                                   ec.message());
-                             self->on_read();
-                         });
+        http::async_read(
+            stream_, buf_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                if (ec)
+                    return self->fail("no answer from " + self->src_.where() + ": " + ec.message());
+                self->on_read();
+            });
     }
 
     void on_read() {
@@ -162,10 +159,9 @@ json merge(const std::vector<admin_source>& sources, const std::vector<answer>& 
                                 std::tuple(text(y, "started"), text(y, "source"), id(y));
                      });
     if (with_closed)
-        std::stable_sort(out["closed"].begin(), out["closed"].end(),
-                         [&](const json& x, const json& y) {
-                             return text(x, "closed") > text(y, "closed");
-                         });
+        std::stable_sort(
+            out["closed"].begin(), out["closed"].end(),
+            [&](const json& x, const json& y) { return text(x, "closed") > text(y, "closed"); });
     return out;
 }
 
@@ -247,10 +243,10 @@ std::string render_tables(const json& doc, bool several, bool colour) {
     };
     const auto& live = doc["connections"];
     std::vector<std::vector<std::string>> rows;
-    rows.push_back(with_source({"ID", "REMOTE", "STARTED", "PHASE", "CLIENT_ID",
-                                "JOINED_BY_CLIENT", "JOINED_BY_US", "FRAMES \u2192/\u2190",
-                                "BYTES \u2192/\u2190", "LAST", "A B C D E"},
-                               "SOURCE"));
+    rows.push_back(with_source(
+        {"ID", "REMOTE", "STARTED", "PHASE", "CLIENT_ID", "JOINED_BY_CLIENT", "JOINED_BY_US",
+         "FRAMES \u2192/\u2190", "BYTES \u2192/\u2190", "LAST", "A B C D E"},
+        "SOURCE"));
     for (const auto& c : live) {
         const auto& f = c.value("frames", json::object());
         const auto& b = c.value("bytes", json::object());
@@ -275,15 +271,16 @@ std::string render_tables(const json& doc, bool several, bool colour) {
     }
     print_rows(rows, colour, out);
     if (live.empty()) out += "(no live connections)\n";
-    out += "signals: A client_id captured, B chat joined, C registered, D answers delivered, "
-           "E isolation kept\n";
+    out +=
+        "signals: A client_id captured, B chat joined, C registered, D answers delivered, "
+        "E isolation kept\n";
 
     if (!doc.contains("closed")) return out;
     const auto& closed = doc["closed"];
     out += "\nrecently closed, newest first (times UTC):\n";
     rows.clear();
-    rows.push_back(with_source({"ID", "REMOTE", "STARTED", "CLOSED", "LASTED", "CLIENT_ID",
-                                "CHATS", "FRAMES \u2192/\u2190", "CLOSE CODE C/S", "REASON"},
+    rows.push_back(with_source({"ID", "REMOTE", "STARTED", "CLOSED", "LASTED", "CLIENT_ID", "CHATS",
+                                "FRAMES \u2192/\u2190", "CLOSE CODE C/S", "REASON"},
                                "SOURCE"));
     for (const auto& c : closed) {
         const auto& f = c.value("frames", json::object());
@@ -291,13 +288,13 @@ std::string render_tables(const json& doc, bool several, bool colour) {
         std::string all = chats(joined.value("by_client", json::array()));
         std::string ours = chats(joined.value("by_us", json::array()));
         if (!ours.empty()) all += (all.empty() ? "" : ",") + ours;
-        rows.push_back(with_source(
-            {str(c, "id"), str(c, "remote"), clock_part(str(c, "started")),
-             clock_part(str(c, "closed")), duration_text(c), str(c, "client_id"), all,
-             str(f, "client_to_server") + "/" + str(f, "server_to_client"),
-             str(c, "close_code_client") + "/" + str(c, "close_code_server"),
-             str(c, "close_reason")},
-            str(c, "source")));
+        rows.push_back(
+            with_source({str(c, "id"), str(c, "remote"), clock_part(str(c, "started")),
+                         clock_part(str(c, "closed")), duration_text(c), str(c, "client_id"), all,
+                         str(f, "client_to_server") + "/" + str(f, "server_to_client"),
+                         str(c, "close_code_client") + "/" + str(c, "close_code_server"),
+                         str(c, "close_reason")},
+                        str(c, "source")));
     }
     print_rows(rows, colour, out);
     if (closed.empty()) out += "(none closed recently)\n";
@@ -317,8 +314,7 @@ std::string utc_now() {
 // every --interval seconds.
 class connections_run {
 public:
-    connections_run(const connections_args& a, std::vector<admin_source> sources,
-                    std::string token)
+    connections_run(const connections_args& a, std::vector<admin_source> sources, std::string token)
         : args_(a),
           sources_(std::move(sources)),
           token_(std::move(token)),
@@ -360,8 +356,10 @@ private:
         const bool colour = tty_ && !args_.json && !std::getenv("NO_COLOR");
         std::string out;
         if (args_.watch) {
-            if (tty_) out += "\x1b[H\x1b[2J";
-            else if (rounds_ > 0) out += '\n';
+            if (tty_)
+                out += "\x1b[H\x1b[2J";
+            else if (rounds_ > 0)
+                out += '\n';
             if (!args_.json) {
                 char every[32];
                 std::snprintf(every, sizeof every, "%.1f", args_.interval);

@@ -7,8 +7,9 @@
 //   connecting  unreachable, never live, no --wait    gone        why, and the exit code is 1
 //   connecting  unreachable otherwise                 waiting     "...; retrying in D s"
 //   connecting  HTTP 401/403 (the token)              gone        why, and the exit code is 1
-//   live        stream ends, --no-reconnect           gone        "the proxy at X closed the stream"
-//   live        stream ends                           waiting     "connection to X lost (...);
+//   live        stream ends, --no-reconnect           gone        "the proxy at X closed the
+//   stream" live        stream ends                           waiting     "connection to X lost
+//   (...);
 //                                                                  reconnecting in D s"
 //   waiting     backoff timer                         connecting
 //   any         SIGINT/SIGTERM, --max-frames          gone        (a live stream is closed 1000)
@@ -24,6 +25,7 @@
 // printed from that source are shown: the gap of a restart is filled without duplicates.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -31,12 +33,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -72,7 +73,9 @@ void emit(const std::string& line) {
     std::fflush(stdout);
 }
 
-void say(const std::string& line) { std::fprintf(stderr, "wsproxy tap: %s\n", line.c_str()); }
+void say(const std::string& line) {
+    std::fprintf(stderr, "wsproxy tap: %s\n", line.c_str());
+}
 
 std::string local_clock(std::int64_t ms) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -134,7 +137,8 @@ std::string render(const nlohmann::json& ev, const palette& p, const std::string
     flag("binary", p.blue());
     flag("uninspected", p.red());
     if (ev.contains("payload")) {
-        std::string text = ev["payload"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::string text =
+            ev["payload"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (text.size() > 240) text = text.substr(0, 240) + "...";
         line += std::string("  ") + p.dim() + text + p.reset();
     }
@@ -167,6 +171,8 @@ std::optional<std::vector<std::string>> known_types(const nlohmann::json& hello)
         std::vector<std::string> out;
         for (const auto& t : *it)
             if (t.is_string()) out.push_back(t.get<std::string>());
+        // No names at all is a proxy that could not list them, not rules that know none.
+        if (out.empty()) return std::nullopt;
         return out;
     }
     return std::nullopt;
@@ -184,9 +190,9 @@ public:
     void stop();
     state current() const { return state_; }
     const admin_source& address() const { return address_; }
-    bool in_gate{false};               // its history is still awaited (--history)
-    std::int64_t last_ts{0};           // of the last frame printed from it
-    bool refilling{false};             // history after a reconnect: only what is newer
+    bool in_gate{false};      // its history is still awaited (--history)
+    std::int64_t last_ts{0};  // of the last frame printed from it
+    bool refilling{false};    // history after a reconnect: only what is newer
     bool hello_seen{false};
 
 private:
@@ -261,8 +267,10 @@ public:
         auto types = known_types(hello);
         if (types) warn_unknown_types(s, *types);
         if (args.json) emit(with_source(text, s.address().label));
-        // A proxy without the types field predates history too: it will send no history_end.
-        if (!types && s.in_gate) {
+        // A proxy without these fields predates history: it will send no history_end.
+        const bool has_history =
+            hello.contains("types") || info.contains("types") || info.contains("history");
+        if (!has_history && s.in_gate) {
             say(s.address().label + " keeps no history (an older wsproxy): live frames only");
             leave_gate(s);
         }
@@ -341,15 +349,16 @@ private:
 
     void warn_unknown_types(tap_source& s, const std::vector<std::string>& known) {
         for (const auto& t : args.types) {
-            if (std::find(known.begin(), known.end(), t) != known.end() || !warned_.insert(t).second)
+            if (std::find(known.begin(), known.end(), t) != known.end() ||
+                !warned_.insert(t).second)
                 continue;
             std::string list;
             for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
             const auto guess = nearest_name(t, known);
             say("--type " + t + ": the rules at " + s.address().label +
                 " know no such message type, so it matches nothing" +
-                (guess.empty() ? "" : "; did you mean " + guess + "?") + " (known: " +
-                (list.empty() ? "none" : list) + ")");
+                (guess.empty() ? "" : "; did you mean " + guess + "?") +
+                " (known: " + (list.empty() ? "none" : list) + ")");
         }
     }
 
@@ -416,9 +425,9 @@ void tap_source::connect() {
         address_.host, address_.port, [this](beast::error_code ec, tcp::resolver::results_type r) {
             if (run_.stopping()) return;
             if (ec)
-                return attempt_failed("cannot resolve the admin host \"" + address_.host +
-                                          "\": " + ec.message(),
-                                      true);
+                return attempt_failed(
+                    "cannot resolve the admin host \"" + address_.host + "\": " + ec.message(),
+                    true);
             beast::get_lowest_layer(*ws_).async_connect(r, [this](beast::error_code ec,
                                                                   const tcp::endpoint&) {
                 if (run_.stopping()) return;
@@ -442,35 +451,37 @@ void tap_source::connect() {
                         r.set(http::field::user_agent, "wsproxy-tap");
                         if (!auth.empty()) r.set(http::field::authorization, auth);
                     }));
-                ws_->async_handshake(res_, address_.where(), tap_target(run_.args),
-                                     [this](beast::error_code ec) {
-                    if (run_.stopping()) return;
-                    const auto where = address_.where();
-                    if (ec == websocket::error::upgrade_declined) {
-                        if (res_.result() == http::status::unauthorized)
+                ws_->async_handshake(
+                    res_, address_.where(), tap_target(run_.args), [this](beast::error_code ec) {
+                        if (run_.stopping()) return;
+                        const auto where = address_.where();
+                        if (ec == websocket::error::upgrade_declined) {
+                            if (res_.result() == http::status::unauthorized)
+                                return attempt_failed(
+                                    run_.token.empty()
+                                        ? "the admin port at " + where +
+                                              " needs a token: pass --token TOKEN or --token-file "
+                                              "FILE"
+                                        : "the admin port at " + where + " refused the token",
+                                    false);
+                            std::string body = res_.body();
+                            while (!body.empty() && body.back() == '\n') body.pop_back();
+                            return attempt_failed("the admin port at " + where + " answered HTTP " +
+                                                      std::to_string(res_.result_int()) +
+                                                      (body.empty() ? "" : ": " + body),
+                                                  res_.result() != http::status::forbidden &&
+                                                      res_.result() != http::status::bad_request);
+                        }
+                        if (ec)
                             return attempt_failed(
-                                run_.token.empty()
-                                    ? "the admin port at " + where +
-                                          " needs a token: pass --token TOKEN or --token-file FILE"
-                                    : "the admin port at " + where + " refused the token",
-                                false);
-                        std::string body = res_.body();
-                        while (!body.empty() && body.back() == '\n') body.pop_back();
-                        return attempt_failed("the admin port at " + where + " answered HTTP " +
-                                                  std::to_string(res_.result_int()) +
-                                                  (body.empty() ? "" : ": " + body),
-                                              res_.result() != http::status::forbidden &&
-                                                  res_.result() != http::status::bad_request);
-                    }
-                    if (ec)
-                        return attempt_failed(
-                            "the /tap handshake with " + where + " failed: " + ec.message(), true);
-                    state_ = state::live;
-                    backoff_.reset();
-                    if (lost_once_) say("reconnected to " + address_.label);
-                    ever_live_ = true;
-                    read_next();
-                });
+                                "the /tap handshake with " + where + " failed: " + ec.message(),
+                                true);
+                        state_ = state::live;
+                        backoff_.reset();
+                        if (lost_once_) say("reconnected to " + address_.label);
+                        ever_live_ = true;
+                        read_next();
+                    });
             });
         });
 }
@@ -480,12 +491,15 @@ void tap_source::read_next() {
         if (run_.stopping()) return;
         if (ec == websocket::error::closed) {
             const auto& reason = ws_->reason();
-            return lost("the proxy closed the stream" +
-                            (reason.code != websocket::close_code::none
-                                 ? ": " + std::to_string(reason.code) +
-                                       (reason.reason.empty() ? "" : " " + std::string(reason.reason.data(), reason.reason.size()))
-                                 : std::string()),
-                        true);
+            return lost(
+                "the proxy closed the stream" +
+                    (reason.code != websocket::close_code::none
+                         ? ": " + std::to_string(reason.code) +
+                               (reason.reason.empty()
+                                    ? ""
+                                    : " " + std::string(reason.reason.data(), reason.reason.size()))
+                         : std::string()),
+                true);
         }
         if (ec) return lost(ec.message(), false);
         std::string text = beast::buffers_to_string(buf_.data());
