@@ -59,6 +59,7 @@ enum class family : std::uint8_t {
     upstream_errors,
     handshake_errors,
     connections_closed,
+    slow_peers,
     http_requests,
     rejected,
     bytes,
@@ -102,6 +103,7 @@ enum class proxy_stat : std::uint8_t {
     rest_join_wait,      // join_wait_result
     shared_state_operations,  // shared_state_label(op, result)
     shared_state_degraded,    // 0
+    slow_peers,               // slow_cause
     count_               // keep last
 };
 
@@ -128,6 +130,9 @@ enum class close_reason : std::uint32_t {
     drain,
     error
 };
+// Why a peer was closed as too slow: it took nothing for --write-timeout, or less than
+// --min-rate's bytes in its window.
+enum class slow_cause : std::uint32_t { stalled, below_min_rate };
 enum class reject_reason : std::uint32_t { max_connections, header_too_large, body_too_large };
 enum class join_wait_result : std::uint32_t { acknowledged, timeout, failed };
 // Redis operations of the shared state (--shared-state), docs/shared-state.md.
@@ -192,6 +197,10 @@ struct stat_of<handshake_error> {
 template <>
 struct stat_of<close_reason> {
     static constexpr proxy_stat value = proxy_stat::connections_closed;
+};
+template <>
+struct stat_of<slow_cause> {
+    static constexpr proxy_stat value = proxy_stat::slow_peers;
 };
 template <>
 struct stat_of<reject_reason> {
@@ -270,6 +279,7 @@ inline constexpr std::string_view handshake_error[] = {"bad_request", "timeout",
 inline constexpr std::string_view close_reason[] = {"client_close",  "server_close", "client_gone",
                                                     "server_gone",   "idle_timeout", "too_big",
                                                     "slow_consumer", "drain",        "error"};
+inline constexpr std::string_view slow_cause[] = {"stalled", "below_min_rate"};
 inline constexpr std::string_view http_code[] = {
     "100", "101", "103", "200", "201", "202", "203", "204", "205", "206", "300", "301",
     "302", "303", "304", "305", "307", "308", "400", "401", "402", "403", "404", "405",
@@ -296,6 +306,7 @@ inline constexpr label_dim user_messages[] = {{"registered", values::true_false}
 inline constexpr label_dim upstream_errors[] = {{"reason", values::upstream_error}};
 inline constexpr label_dim handshake_errors[] = {{"reason", values::handshake_error}};
 inline constexpr label_dim connections_closed[] = {{"reason", values::close_reason}};
+inline constexpr label_dim slow_peers[] = {{"cause", values::slow_cause}};
 inline constexpr label_dim http_requests[] = {{"code", values::http_code}};
 inline constexpr label_dim rejected[] = {{"reason", values::reject_reason}};
 inline constexpr label_dim bytes[] = {{"direction", values::direction}};
@@ -396,6 +407,9 @@ inline constexpr std::array<family_info, family_count> catalog{{
      dims::handshake_errors, "Client connections that failed before the WebSocket upgrade."},
     {family::connections_closed, "wsproxy_connections_closed_total", metric_type::counter,
      dims::connections_closed, "WebSocket connection pairs closed, by the reason they ended."},
+    {family::slow_peers, "wsproxy_slow_peers_total", metric_type::counter, dims::slow_peers,
+     "Peers closed as too slow: stalled (took nothing for --write-timeout) or below_min_rate "
+     "(took less than --min-rate while data waited for them)."},
     {family::http_requests, "wsproxy_http_requests_total", metric_type::counter,
      dims::http_requests,
      "Plain HTTP requests reverse-proxied, by the status code of the response (other: a code "
@@ -536,7 +550,8 @@ inline constexpr std::array<family, static_cast<std::size_t>(proxy_stat::count_)
     family::rules_reload,
     family::rest_join_wait,
     family::shared_state_operations,
-    family::shared_state_degraded};
+    family::shared_state_degraded,
+    family::slow_peers};
 
 namespace detail {
 constexpr bool catalog_consistent() {
@@ -554,6 +569,7 @@ static_assert(std::size(values::upstream_error) == label(upstream_error::bad_res
 static_assert(std::size(values::handshake_error) == label(handshake_error::too_large) + 1);
 static_assert(std::size(values::close_reason) == label(close_reason::error) + 1);
 static_assert(std::size(values::reject_reason) == label(reject_reason::body_too_large) + 1);
+static_assert(std::size(values::slow_cause) == label(slow_cause::below_min_rate) + 1);
 static_assert(std::size(values::join_wait_result) == label(join_wait_result::failed) + 1);
 static_assert(std::size(values::shared_state_op) == label(shared_state_op::join_answer) + 1);
 static_assert(std::size(values::shared_state_result) == label(shared_state_result::skipped) + 1);

@@ -27,6 +27,7 @@ struct raw_flags {
     std::string mode;
     std::string admin_token_file;
     std::vector<std::string> tap_redact;
+    std::string min_rate = "0";
     bool print_default_rules = false;
 };
 
@@ -107,6 +108,10 @@ void add_proxy_flags(CLI::App& app, wsproxy::proxy_options& o, raw_flags& raw) {
                  "Do not ping idle legs; close them at --idle-timeout");
     app.add_option("--write-timeout", o.write_timeout,
                    "Seconds a write may wait while the peer takes none of it before the peer is closed as too slow")
+        ->capture_default_str();
+    app.add_option("--min-rate", raw.min_rate,
+                   "BYTES/SECONDS: a peer with data waiting for it that takes fewer than BYTES "
+                   "in SECONDS is closed as too slow (e.g. 4096/30; 0: off)")
         ->capture_default_str();
     app.add_option("--drain-timeout", o.drain_timeout,
                    "Seconds between SIGTERM and closing the remaining sessions with 1001")
@@ -254,6 +259,7 @@ int main(int argc, char** argv) {
                 opts.tap_redact_paths.push_back(p);
         }
         if (!raw.mode.empty()) opts.mode = raw.mode;
+        wsproxy::parse_min_rate(raw.min_rate, opts);
 
         // Signals are taken before the threads start, so every thread inherits the mask.
         boost::asio::io_context signals_ioc{1};

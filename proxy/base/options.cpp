@@ -124,6 +124,31 @@ std::string read_token_file(const std::string& path, const char* flag) {
     return token;
 }
 
+void parse_min_rate(std::string_view text, proxy_options& opts) {
+    const std::string example = " (BYTES/SECONDS, e.g. --min-rate 4096/30; 0: off)";
+    if (text == "0") {
+        opts.min_rate_bytes = 0;
+        opts.min_rate_seconds = 0;
+        return;
+    }
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos)
+        throw startup_error("--min-rate: \"" + std::string(text) + "\" has no '/'" + example);
+    std::string_view bytes = text.substr(0, slash), secs = text.substr(slash + 1);
+    std::uint64_t b = 0;
+    auto [bend, bec] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), b);
+    if (bec != std::errc{} || bend != bytes.data() + bytes.size() || b == 0)
+        throw startup_error("--min-rate: \"" + std::string(bytes) +
+                            "\" is not a positive whole number of bytes" + example);
+    double s = 0;
+    auto [send, sec] = std::from_chars(secs.data(), secs.data() + secs.size(), s);
+    if (sec != std::errc{} || send != secs.data() + secs.size() || !(s >= 1))
+        throw startup_error("--min-rate: \"" + std::string(secs) +
+                            "\" is not a number of seconds of at least 1" + example);
+    opts.min_rate_bytes = b;
+    opts.min_rate_seconds = s;
+}
+
 void validate(const proxy_options& opts) {
     if (opts.upstream.host.empty())
         throw startup_error("--upstream is required, e.g. --upstream ws://127.0.0.1:8081");
@@ -153,6 +178,8 @@ void validate(const proxy_options& opts) {
     positive(opts.handshake_timeout, "--handshake-timeout");
     positive(opts.idle_timeout, "--idle-timeout");
     positive(opts.write_timeout, "--write-timeout");
+    if (opts.min_rate_bytes > 0 && !(opts.min_rate_seconds >= 1))
+        throw startup_error("--min-rate: the window must be at least 1 second, e.g. 4096/30");
     if (opts.drain_timeout < 0) throw startup_error("--drain-timeout: must not be negative");
     if (opts.max_message_bytes < 1024)
         throw startup_error("--max-message-bytes: must be at least 1024");

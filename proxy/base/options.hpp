@@ -62,6 +62,11 @@ struct proxy_options {
     double idle_timeout{60};        // seconds without a frame before a leg is closed
     double drain_timeout{15};       // seconds between SIGTERM and closing sessions with 1001
     double write_timeout{30};       // seconds a write may wait while the peer acknowledges nothing
+    // --min-rate BYTES/SECONDS: a peer with data waiting for it that takes (acknowledges)
+    // fewer than min_rate_bytes in a window of min_rate_seconds is closed as too slow.
+    // 0 bytes: off (the default; one message in flight per direction already bounds memory).
+    std::uint64_t min_rate_bytes{0};
+    double min_rate_seconds{0};
     bool keepalive_pings{true};     // ping an idle leg at half the idle timeout
     bool permessage_deflate{false}; // negotiate compression on each leg
 
@@ -96,6 +101,10 @@ std::string read_token_file(const std::string& path, const char* flag);
 // Checks the combination of flags, that files are readable and that --listen and --admin
 // name IP addresses.
 void validate(const proxy_options& opts);
+
+// "--min-rate BYTES/SECONDS" (e.g. 4096/30) into opts; "0" turns it off. Throws
+// startup_error saying what is wrong.
+void parse_min_rate(std::string_view text, proxy_options& opts);
 
 // Why binding `flag`'s address failed and what to do, from the bind's errno and message:
 // "--listen: cannot listen on 192.0.2.1:8080: 192.0.2.1 is not an address of this machine

@@ -1,3 +1,27 @@
+// The closing handshake of one leg, as its flags hold it (issue 17 item 3 turns these into
+// enums; until then this table is the list of valid combinations). "Other" is the other leg.
+//
+//   state        flags                           event                       next
+//   open         -                               peer's close or error       answer_due, or
+//                                                                            answer_sent when
+//                                                                            other has ended
+//   open         -                               other ended, drain, slow    close_sent
+//   answer_due   read_done, answer_due           other ended (its close,     answer_sent
+//                (what other relays still goes    its error, its timeout,
+//                 out: relay first, then close)   its socket closed)
+//   close_sent   close_sent, write_done          peer's close                answer_sent
+//                                                close_deadline passes       ended (timeout)
+//   answer_sent  read_done, close_sent           output drained              fin_wait (server,
+//                                                                            clean), linger
+//                                                                            (its own error) or
+//                                                                            socket closed
+//   fin_wait     awaiting_fin                    FIN, budget or deadline     socket closed
+//   any          -                               I/O error, handler throws   socket closed
+//
+// tick() reads these: a slow leg (slow) is cut at cut_at; a write that the peer takes
+// nothing of for --write-timeout, or less than --min-rate of, makes it slow; fin_wait and
+// close_sent end at close_deadline; an open leg idles out or is pinged.
+
 #include "proxy/relay/ws_pair.hpp"
 
 #include <algorithm>
@@ -874,9 +898,13 @@ void ws_pair::check_deadlines(std::int64_t now) {
             if (peer_took_bytes(l)) {
                 l.write_started = now;
             } else if (now - l.write_started >= write_limit) {
-                close_slow(s, now);
+                close_slow(s, now, metrics::slow_cause::stalled);
                 continue;
             }
+        }
+        if (below_min_rate(l, now)) {
+            close_slow(s, now, metrics::slow_cause::below_min_rate);
+            continue;
         }
         if (l.awaiting_fin) {
             if (now >= l.close_deadline) close_socket(s);  // it never closed: we do
@@ -919,12 +947,37 @@ bool ws_pair::peer_took_bytes(leg& l) {
     return more;
 }
 
-void ws_pair::close_slow(int s, std::int64_t now) {
+bool ws_pair::below_min_rate(leg& l, std::int64_t now) {
+    const auto& opts = w_.shared.opts;
+    if (opts.min_rate_bytes == 0 || !l.has_output()) {
+        l.rate_since = -1;  // nothing waits for this peer: it owes no rate
+        return false;
+    }
+    std::int64_t acked = tcp_bytes_acked(l.stream.tcp().socket().native_handle());
+    if (acked < 0) return false;  // the kernel cannot say: no verdict
+    if (l.rate_since < 0 || now - l.rate_since >= millis(opts.min_rate_seconds)) {
+        bool too_little = l.rate_since >= 0 &&
+                          static_cast<std::uint64_t>(acked - l.rate_acked) < opts.min_rate_bytes;
+        l.rate_since = now;
+        l.rate_acked = acked;
+        return too_little;
+    }
+    return false;
+}
+
+void ws_pair::close_slow(int s, std::int64_t now, metrics::slow_cause cause) {
     leg& l = at(s);
     l.slow = true;
-    log::write(log::level::warn, "peer_too_slow",
-               {{"conn", id_}, {"side", s == client_side ? "client" : "server"},
-                {"write_timeout_s", w_.shared.opts.write_timeout}});
+    w_.stats.count(cause);
+    const auto& opts = w_.shared.opts;
+    nlohmann::json fields = {{"conn", id_}, {"side", s == client_side ? "client" : "server"}};
+    if (cause == metrics::slow_cause::stalled) {
+        fields["write_timeout_s"] = opts.write_timeout;
+    } else {
+        fields["min_rate_bytes"] = opts.min_rate_bytes;
+        fields["min_rate_seconds"] = opts.min_rate_seconds;
+    }
+    log::write(log::level::warn, "peer_too_slow", fields);
     // The close frame waits behind the stalled bytes; if the peer reads again it gets
     // the rest and then 1013. If not, the socket is cut a second later (tick).
     send_close(s, ws::close_code::try_again_later, "too slow");

@@ -109,6 +109,8 @@ private:
         std::int64_t acked{-1};          // our bytes the peer's TCP acknowledged, at the last tick
         std::int64_t close_deadline{0};  // ms by which the peer must answer our close
         std::int64_t cut_at{0};          // ms at which a slow leg's socket is cut
+        std::int64_t rate_since{-1};     // ms the --min-rate window began (-1: nothing waits)
+        std::int64_t rate_acked{0};      // our bytes the peer had acknowledged then
 
         bool has_output() const { return writing || out_sent < out.size() || !more.empty(); }
     };
@@ -167,7 +169,9 @@ private:
     void on_fin_readable(int s, boost::beast::error_code ec);
     void close_socket(int s);
     bool peer_took_bytes(leg& l);
-    void close_slow(int s, std::int64_t now);
+    void close_slow(int s, std::int64_t now, metrics::slow_cause cause);
+    // --min-rate: whether the peer took too little of what waits for it in the last window.
+    bool below_min_rate(leg& l, std::int64_t now);
     void arm_timer(rules::millis at);
     void settle_waiters(const std::string& chat, bool joined);
     void finish();

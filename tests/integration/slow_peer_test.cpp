@@ -3,9 +3,15 @@
 // slow, or only held back by the proxy itself, is not.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <chrono>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <thread>
+#include <unistd.h>
+#include <vector>
 
 #include "proxy_fixture.hpp"
 #include "raw_client.hpp"
@@ -136,4 +142,72 @@ TEST_CASE("a TLS client that reads a large message slowly but steadily is not cu
     }
     CHECK(got == size);
     CHECK(metric(proxy, "wsproxy_connections_closed_total", {{"reason", "slow_consumer"}}) == 0);
+}
+
+namespace {
+
+// A client on a bare socket that takes at most `chunk` bytes per `pause`, with a 4 KiB
+// receive window, whatever the machine's speed: its rate can only be lower than that.
+// Returns the bytes it read before the proxy closed the connection (bounded: 20 s).
+std::size_t trickle_after(unsigned short port, const std::string& frame, std::size_t chunk,
+                          std::chrono::milliseconds pause) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int window = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof window);
+    timeval limit{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::size_t total = 0;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+        std::string req = "GET /ws/chat?tenant_id=t HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
+                          "13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" + frame;
+        ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        std::vector<char> buf(chunk);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto n = ::recv(fd, buf.data(), buf.size(), 0);
+            if (n <= 0) break;
+            total += static_cast<std::size_t>(n);
+            std::this_thread::sleep_for(pause);
+        }
+    }
+    ::close(fd);
+    return total;
+}
+
+}  // namespace
+
+TEST_CASE("a client that takes less than --min-rate of what waits for it is closed as too slow",
+          "[slow]") {
+    test_upstream::server up;
+    auto opts = proxy_options_for(up.port());
+    opts.min_rate_bytes = 64 * 1024;  // per second
+    opts.min_rate_seconds = 1;
+    running_proxy proxy(std::move(opts));
+    constexpr std::size_t big = 8'000'000;
+    {
+        // A reader that takes what comes as it comes gets all 8 MB, never cut.
+        raw_client fast;
+        REQUIRE(fast.upgrade(proxy.port()));
+        REQUIRE(fast.write(make_frame(0x1, "big:" + std::to_string(big))));
+        auto f = fast.read_frame();
+        REQUIRE(f);
+        CHECK(f->payload.size() == big);
+    }
+    CHECK(metric(proxy, "wsproxy_slow_peers_total", {{"cause", "below_min_rate"}}) == 0);
+    // 1 KiB per 50 ms is at most 20 KiB/s: below 64 KiB/s, so the proxy ends it early.
+    std::size_t got = trickle_after(proxy.port(), make_frame(0x1, "big:" + std::to_string(big)),
+                                    1024, std::chrono::milliseconds(50));
+    INFO("read " << got << " bytes before the close");
+    CHECK(got < big);
+    CHECK(metric(proxy, "wsproxy_slow_peers_total", {{"cause", "below_min_rate"}}) == 1);
+    CHECK(metric(proxy, "wsproxy_slow_peers_total", {{"cause", "stalled"}}) == 0);
+    CHECK(metric(proxy, "wsproxy_connections_closed_total", {{"reason", "slow_consumer"}}) == 1);
+    // The upstream is told the client was too slow.
+    REQUIRE(eventually([&] { return up.close_codes().size() == 2; }));
+    CHECK(up.close_codes()[1] == 1001);
 }

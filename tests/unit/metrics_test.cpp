@@ -189,7 +189,10 @@ TEST_CASE("each (stat, label) pair counts into exactly one series of its family"
     CHECK(pairs == hit.size());
     CHECK(pairs == 2 * 6 + 2 + 1 + 2 + 2 + 1 + 1 + 2 + 1 + 1 + 4 + 1 +  // rules::stat
                        2 + std::size(metrics::values::upstream_error) + 4 + 9 +
-                       metrics::http_codes.size() + 1 + 3 + 2 + 1 + 2 + 3);  // proxy_stat
+                       metrics::http_codes.size() + 1 + 3 + 2 + 1 + 2 + 3 +
+                       std::size(metrics::values::shared_state_op) *
+                           std::size(metrics::values::shared_state_result) +
+                       1 + 2);  // proxy_stat (... shared_state, slow_peers)
 }
 
 TEST_CASE("frame_label addresses the frames series of that direction and type", "[metrics]") {
