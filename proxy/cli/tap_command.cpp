@@ -193,6 +193,9 @@ public:
     bool in_gate{false};      // its history is still awaited (--history)
     std::int64_t last_ts{0};  // of the last frame printed from it
     bool refilling{false};    // history after a reconnect: only what is newer
+    // last_ts when the stream was lost. Frozen, because the history is not in time order
+    // where it matters: a message held for its join is kept after the join's answer.
+    std::int64_t printed_before_loss{0};
     bool hello_seen{false};
 
 private:
@@ -290,7 +293,7 @@ public:
     void on_event(tap_source& s, const std::string& text, const nlohmann::json& ev) {
         const bool history = ev.value("history", false);
         const auto ts = ev.value("ts", std::int64_t{0});
-        if (history && s.refilling && ts <= s.last_ts) return;  // printed before the loss
+        if (history && s.refilling && ts <= s.printed_before_loss) return;  // seen already
         held_event e{ts, &s, text, ev};
         if (!gate_open_) {
             (history ? held_history_ : held_live_).push_back(std::move(e));
@@ -535,6 +538,7 @@ void tap_source::lost(const std::string& why, bool clean) {
                     !clean);
     lost_once_ = true;
     refilling = run_.args.history > 0;
+    printed_before_loss = last_ts;
     const double d = backoff_.next_seconds();
     say("connection to " + address_.label + " lost (" + why + "); reconnecting in " +
         seconds_text(d));

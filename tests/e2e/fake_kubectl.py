@@ -3,7 +3,7 @@
 
 Knows two verbs, as tap-pods calls them:
   get pods ... -o name        prints pod/NAME for each pod of FAKE_PODS ("NAME=PORT,NAME=PORT")
-  port-forward pod/NAME :P    listens on a free 127.0.0.1 port, prints kubectl's
+  port-forward pod/NAME [L]:P listens on 127.0.0.1:L (a free port without L), prints kubectl's
                               "Forwarding from 127.0.0.1:N -> P" line, and relays each
                               connection to 127.0.0.1:PORT of that pod until killed
 Every call's process id and arguments are appended to FAKE_KUBECTL_LOG, one line each.
@@ -32,7 +32,7 @@ async def relay(reader, writer):
         writer.close()
 
 
-async def forward(target_port, remote_port):
+async def forward(target_port, local_port, remote_port):
     async def on_client(cr, cw):
         try:
             ur, uw = await asyncio.open_connection("127.0.0.1", target_port)
@@ -41,7 +41,7 @@ async def forward(target_port, remote_port):
             return
         await asyncio.gather(relay(cr, uw), relay(ur, cw))
 
-    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    server = await asyncio.start_server(on_client, "127.0.0.1", local_port, reuse_address=True)
     port = server.sockets[0].getsockname()[1]
     print("Forwarding from 127.0.0.1:%d -> %s" % (port, remote_port), flush=True)
     async with server:
@@ -65,7 +65,8 @@ def main(argv):
         if target is None:
             print('error: pods "%s" not found' % pod, file=sys.stderr)
             return 1
-        asyncio.run(forward(target, ports.split(":")[-1]))
+        local, _, remote = ports.rpartition(":")
+        asyncio.run(forward(target, int(local or 0), remote))
         return 0
     print("fake kubectl: unknown call: %s" % " ".join(argv), file=sys.stderr)
     return 1

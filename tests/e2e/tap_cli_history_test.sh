@@ -148,3 +148,51 @@ grep -E "chat-leaver .* 1000/.* client_close" "$WORK/closed.txt" >/dev/null ||
   fail "closed row: $(cat "$WORK/closed.txt")"
 pass "connections --closed: the client that left, 1000, client_close"
 cat "$WORK/closed.txt"
+
+# A stream lost without a restart (the port-forward in between cut, as when kubectl's dies):
+# on reconnect the history is asked for again, and only what is newer than the last event
+# printed appears, so the gap is filled and nothing is printed twice.
+fwd_port=$(free_port)
+forward() {  # a port-forward to proxy a's admin port on $fwd_port (tests/e2e/fake_kubectl.py)
+  FAKE_PODS="pod-a=$admin_a" "$ROOT/tests/e2e/fake_kubectl.py" port-forward pod/pod-a \
+    "$fwd_port:9090" >>"$WORK/forward.out" 2>&1 &
+  fwd_pid=$!; PIDS+=($fwd_pid)
+  for _ in $(seq 100); do [ "$(grep -c Forwarding "$WORK/forward.out")" = "$1" ] && return 0; sleep 0.05; done
+  fail "the forward did not start: $(cat "$WORK/forward.out")"
+}
+forward 1
+"$BUILD/wsproxy" tap --admin "127.0.0.1:$fwd_port" --chat "$chat" --history 1000 --json \
+  >"$WORK/gap.json" 2>"$WORK/gap.err" &
+gap_pid=$!; PIDS+=($gap_pid)
+wait_for "$WORK/gap.err" "^--- live ---" || fail "tap through the forward: $(cat "$WORK/gap.err")"
+kill "$fwd_pid"; wait "$fwd_pid" 2>/dev/null || true
+wait_for "$WORK/gap.err" "connection to 127.0.0.1:$fwd_port lost" || fail "no loss reported: $(cat "$WORK/gap.err")"
+# While the tap is cut off, a new client talks on the chat ...
+start client_gap "$PY" "$ROOT/tests/e2e/tap_clients.py" --url "ws://127.0.0.1:$proxy_a/ws/chat" \
+  --clients 1 --chat "$chat" --hold 60
+wait_for "$WORK/client_gap.log" answered || fail "the client during the gap got no answer"
+# ... and once the forward is back, the tap shows that client's frames from the history.
+forward 2
+wait_for "$WORK/gap.err" "reconnected to 127.0.0.1:$fwd_port" || fail "no reconnect: $(cat "$WORK/gap.err")"
+for _ in $(seq 200); do
+  [ "$(grep -c '"history_end"' "$WORK/gap.json")" = 2 ] && break
+  sleep 0.05
+done
+kill -INT "$gap_pid"; wait "$gap_pid" || fail "the tap exited $? on SIGINT"
+"$PY" - "$WORK/gap.json" <<'PY' || fail "the gap refill: $(cat "$WORK/gap.json" | cut -c1-200)"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ends = [i for i, l in enumerate(lines) if l.get("history_end")]
+assert len(ends) == 2, ends
+frames = [l for l in lines if "conn" in l]
+keys = [(f["conn"], f["ts"], f["direction"], f["type"]) for f in frames]
+assert len(keys) == len(set(keys)), "a frame printed twice after the reconnect"
+hellos = [i for i, l in enumerate(lines) if "tap" in l]
+assert len(hellos) == 2 and hellos[1] < ends[1], (hellos, ends)
+first = {f["conn"] for f in lines[:hellos[1]] if "conn" in f}
+refill = [l for l in lines[hellos[1] + 1:ends[1]] if "conn" in l]
+new = {f["conn"] for f in refill} - first
+assert new and all(f["history"] for f in refill), (first, [(f["conn"], f["type"], f.get("history")) for f in refill])
+assert "send_message" in [f["type"] for f in refill if f["conn"] in new], [(f["conn"], f["type"], f.get("history")) for f in refill]
+PY
+pass "a cut stream: reconnected, the gap filled from the history, nothing printed twice"
