@@ -417,8 +417,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
                     l.pong_due = true;
                     break;
                 }
-                char* p = const_cast<char*>(e.payload.data());
-                send_frame(s, ws::opcode::pong, p, e.payload.size(), false);
+                send_frame(s, ws::opcode::pong, e.payload, false);
                 break;
             }
             case kind::pong:
@@ -492,9 +491,9 @@ void ws_pair::on_message(int s, const ws::event& e) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                              started)
             .count()));
-    // The payload lies in a buffer of ours (the read buffer, the leg's, the reader's):
-    // a forward masks it in place.
-    frame_data_ = const_cast<char*>(payload.data());
+    // The payload lies in a buffer of ours (the read buffer, the leg's, the reader's),
+    // valid until the next read: a forward sends it from there.
+    frame_data_ = payload.data();
     frame_size_ = payload.size();
     frame_text_ = e.text;
     run_actions(s);
@@ -526,16 +525,17 @@ void ws_pair::run_actions(int from) {
         if (finished_ && !finished_before) break;  // the pair ended under us: nothing left to do
         switch (a.what) {
             case action::kind::forward:
-                if (from >= 0) send_data(other(from), frame_data_, frame_size_, frame_text_);
+                if (from >= 0)
+                    send_data(other(from), std::string_view(frame_data_, frame_size_), frame_text_);
                 break;
             case action::kind::replace:
-                if (from >= 0) send_data(other(from), a.payload.data(), a.payload.size(), true);
+                if (from >= 0) send_data(other(from), a.payload, true);
                 break;
             case action::kind::hide:
                 break;
             case action::kind::inject: {
                 int to = a.to == rules::direction::client_to_server ? server_side : client_side;
-                send_data(to, a.payload.data(), a.payload.size(), true);
+                send_data(to, a.payload, true);
                 // Sent back to the leg whose frame caused it: its own back-pressure.
                 if (to == from && at(to).has_output()) at(to).sent_back += a.payload.size();
                 break;
@@ -581,28 +581,31 @@ void ws_pair::run_actions(int from) {
 
 // ---- writing ----
 
-void ws_pair::send_data(int to, char* data, std::size_t size, bool text) {
+void ws_pair::send_data(int to, std::string_view payload, bool text) {
     leg& l = at(to);
     if (l.write_done) return;
     bool compressed = false;
-    if (l.deflate && size > 0) {
-        l.deflate->deflate(std::string_view(data, size), deflate_scratch);
-        data = deflate_scratch.data();
-        size = deflate_scratch.size();
+    if (l.deflate && !payload.empty()) {
+        l.deflate->deflate(payload, deflate_scratch);
+        payload = deflate_scratch;
         compressed = true;
     }
-    send_frame(to, text ? ws::opcode::text : ws::opcode::binary, data, size, compressed);
+    send_frame(to, text ? ws::opcode::text : ws::opcode::binary, payload, compressed);
 }
 
-void ws_pair::send_frame(int to, ws::opcode op, char* data, std::size_t size, bool compressed) {
+void ws_pair::send_frame(int to, ws::opcode op, std::string_view payload, bool compressed) {
     leg& l = at(to);
     if (l.write_done) return;
-    // Frames to the backend are masked, in place: the bytes are ours and already used.
-    std::uint32_t key = to == server_side ? w_.next_mask_key() : 0;
     std::array<unsigned char, 14> head;
-    std::size_t head_size = ws::write_header(head.data(), op, size, compressed, key);
-    if (key) ws::apply_mask(data, size, key);
-    write_bytes(to, head.data(), head_size, data, size);
+    if (to == client_side) {
+        std::size_t head_size = ws::write_header(head.data(), op, payload.size(), compressed, 0);
+        return write_bytes(to, head.data(), head_size, payload.data(), payload.size());
+    }
+    // Frames to the backend are masked (RFC 6455 5.3). Not in place: the caller's bytes may
+    // still be read after this (the tap, a second action on the same frame, a pong kept).
+    std::uint32_t key = w_.next_mask_key();
+    std::size_t head_size = ws::write_header(head.data(), op, payload.size(), compressed, key);
+    write_masked(to, head.data(), head_size, payload, key);
 }
 
 void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
@@ -613,7 +616,7 @@ void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
     // 1005 means the peer sent no code: the answer carries none either.
     std::string payload = code == ws::close_code::no_status ? std::string()
                                                             : ws::close_payload(code, reason);
-    send_frame(to, ws::opcode::close, payload.data(), payload.size(), false);
+    send_frame(to, ws::opcode::close, payload, false);
     l.write_done = true;
     l.close_deadline = now_ms() + millis(w_.shared.opts.handshake_timeout);
     maybe_close_socket(to);
@@ -657,6 +660,35 @@ void ws_pair::write_bytes(int to, const unsigned char* head, std::size_t head_si
         q.append(data + (sent - head_size), size - (sent - head_size));
     }
     if (!l.writing) start_write(to);
+}
+
+// The masked copy is made where it would be queued anyway, the leg's output, and sent from
+// there: one pass over the payload, as masking in place was, and no scratch to keep.
+void ws_pair::write_masked(int to, const unsigned char* head, std::size_t head_size,
+                           std::string_view payload, std::uint32_t key) {
+    leg& l = at(to);
+    const bool idle = !l.has_output();
+    std::string& q = l.writing && l.stream.is_tls() ? l.more : l.out;
+    const std::size_t at_start = q.size();
+    q.append(reinterpret_cast<const char*>(head), head_size);
+    q.append(payload);
+    ws::apply_mask(q.data() + at_start + head_size, payload.size(), key);
+    if (l.writing) return;
+    if (idle && !l.stream.is_tls()) {
+        // Nothing was queued: try it at once, as write_bytes does.
+        beast::error_code ec;
+        std::size_t sent = l.stream.tcp().socket().send(
+            net::buffer(l.out.data() + l.out_sent, l.out.size() - l.out_sent), 0, ec);
+        if (ec && ec != net::error::would_block) return on_io_error(to, ec);
+        l.out_sent += sent;
+        if (l.out_sent == l.out.size()) {
+            l.out.clear();
+            l.out_sent = 0;
+            release_if_large(l.out);
+            return;
+        }
+    }
+    start_write(to);
 }
 
 void ws_pair::start_write(int to) {
@@ -712,7 +744,7 @@ void ws_pair::on_drained(int to) {
     l.sent_back = 0;
     if (l.pong_due) {
         l.pong_due = false;
-        send_frame(to, ws::opcode::pong, l.pong.data(), l.pong.size(), false);
+        send_frame(to, ws::opcode::pong, l.pong, false);
         if (l.has_output()) return;  // drained again later
     }
     maybe_close_socket(to);
@@ -931,7 +963,7 @@ void ws_pair::check_deadlines(std::int64_t now) {
             close_socket(s);
         } else if (opts.keepalive_pings && !l.ping_sent && now - l.last_read >= idle / 2) {
             l.ping_sent = true;
-            send_frame(s, ws::opcode::ping, nullptr, 0, false);
+            send_frame(s, ws::opcode::ping, {}, false);
         }
     }
 }

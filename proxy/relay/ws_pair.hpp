@@ -145,8 +145,10 @@ private:
     void resume(int s);
 
     // Writing.
-    void send_data(int to, char* data, std::size_t size, bool text);
-    void send_frame(int to, ws::opcode op, char* data, std::size_t size, bool compressed);
+    void send_data(int to, std::string_view payload, bool text);
+    // Writes one frame to leg `to`. The payload is only read: frames to the backend are
+    // masked as they are copied into the leg's output (write_masked), never in place.
+    void send_frame(int to, ws::opcode op, std::string_view payload, bool compressed);
     void send_close(int to, std::uint16_t code, std::string_view reason);
     // The close that answers leg `to`'s close or error: sent now when the other leg has
     // ended, else when it does (relay first, then close; RFC 6455 7.1.6 in Autobahn 7.1.6).
@@ -154,6 +156,8 @@ private:
     void send_answer(int to);
     void write_bytes(int to, const unsigned char* head, std::size_t head_size, const char* data,
                      std::size_t size);
+    void write_masked(int to, const unsigned char* head, std::size_t head_size,
+                      std::string_view payload, std::uint32_t key);
     void start_write(int to);
     void on_writable(int to, boost::beast::error_code ec);
     void on_tls_written(int to, boost::beast::error_code ec);
@@ -205,7 +209,7 @@ private:
     boost::asio::steady_timer timer_;
     rules::millis timer_at_{-1};
     // The message being processed: the tap shows it and a forward sends it.
-    char* frame_data_{nullptr};
+    const char* frame_data_{nullptr};
     std::size_t frame_size_{0};
     bool frame_text_{true};
     std::string session_;  // the browser session (cookie), empty when none
