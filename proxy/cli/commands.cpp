@@ -10,9 +10,12 @@ void add_target(CLI::App& cmd, admin_targets& t) {
     cmd.add_option("--admin", t.admins,
                    "A proxy's admin address, [NAME=]HOST:PORT (default 127.0.0.1:9090); repeat it "
                    "for several replicas: their answers are merged with a source column (NAME, "
-                   "else HOST:PORT)");
+                   "else HOST:PORT)")
+        // One address per flag: `connections --admin A 7` is connection 7 at A.
+        ->allow_extra_args(false);
     cmd.add_option("--admin-url", t.admin_urls,
-                   "The same as a URL, [NAME=]http://HOST:PORT; repeatable, mixes with --admin");
+                   "The same as a URL, [NAME=]http://HOST:PORT; repeatable, mixes with --admin")
+        ->allow_extra_args(false);
     cmd.add_option("--token", t.token,
                    "Admin token (when the proxies run with --admin-token), sent to every address");
     cmd.add_option("--token-file", t.token_file, "File holding the admin token");
@@ -59,6 +62,11 @@ void add_commands(CLI::App& app, commands& c) {
         "connections", "Show the live connections of running proxies (/connections) as a table");
     auto& co = c.connections_opts;
     add_target(*c.connections, co.target);
+    c.connections
+        ->add_option("id", co.id,
+                     "A connection id: that connection (live or recently closed) and its "
+                     "timeline, opened, its kept events and its close (times UTC)")
+        ->expected(0, 1);
     c.connections->add_flag("--json", co.json,
                             "Print the JSON snapshot (merged, each row with a \"source\" field)");
     c.connections->add_flag("--closed", co.closed,

@@ -30,6 +30,7 @@ struct tap_args {
 
 struct connections_args {
     admin_targets target;
+    std::vector<std::uint64_t> id;  // one id: that connection and its timeline (/connections/ID)
     bool json{false};
     bool closed{false};
     bool watch{false};

@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "proxy/cli/commands.hpp"
@@ -34,8 +35,9 @@ namespace {
 using json = nlohmann::json;
 
 struct answer {
-    std::string error;  // empty: `doc` holds the proxy's /connections
+    std::string error;  // empty: `doc` holds the proxy's answer
     json doc;
+    bool not_found{false};  // /connections/ID: this proxy does not know the id
 };
 
 // One GET /connections; owns itself until `done` has been called.
@@ -95,6 +97,12 @@ private:
                             ? "the admin port at " + where +
                                   " needs a token: pass --token TOKEN or --token-file FILE"
                             : "the admin port at " + where + " refused the token");
+        if (res_.result() == http::status::not_found && req_.target() != "/connections" &&
+            req_.target().starts_with("/connections/")) {
+            answer a;
+            a.not_found = true;
+            return done_(std::move(a));
+        }
         if (res_.result() != http::status::ok)
             return fail("the admin port at " + where + " answered HTTP " +
                         std::to_string(res_.result_int()));
@@ -301,6 +309,83 @@ std::string render_tables(const json& doc, bool several, bool colour) {
     return out;
 }
 
+bool has(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && !it->is_null();
+}
+
+// "HH:MM:SS.mmm" (UTC) of a tap event's ts, or of an ISO time.
+std::string utc_clock(const json& ev) {
+    if (auto it = ev.find("ts"); it != ev.end() && it->is_number_integer()) {
+        const auto ms = it->get<std::int64_t>();
+        std::time_t secs = static_cast<std::time_t>(ms / 1000);
+        std::tm tm{};
+        gmtime_r(&secs, &tm);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<int>(ms % 1000));
+        return buf;
+    }
+    const std::string iso = str(ev, "time");
+    auto t = iso.find('T');
+    return t == std::string::npos ? iso : iso.substr(t + 1, 12);
+}
+
+// One connection's record and timeline, as /connections/ID sends them.
+std::string render_timeline(const std::string& source, const json& doc) {
+    const auto& c = doc.value("connection", json::object());
+    std::string out =
+        "connection " + str(c, "id") + (source.empty() ? "" : " at " + source) + ": " +
+        str(c, "remote") + ", client_id " + str(c, "client_id") + ", " +
+        (c.contains("closed") ? "closed after " + duration_text(c) : "live, " + str(c, "phase")) +
+        " (times UTC)\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& ev : doc.value("timeline", json::array())) {
+        const std::string event = str(ev, "event");
+        if (event == "frame") {
+            bool up = str(ev, "direction") == "client_to_server";
+            std::string flags;
+            const json flag_set = ev.value("flags", json::object());
+            for (const auto& [name, on] : flag_set.items())
+                if (on.is_boolean() && on.get<bool>()) flags += (flags.empty() ? "" : " ") + name;
+            if (ev.contains("reason"))
+                flags += (flags.empty() ? "" : " ") + ("why: " + str(ev, "reason")) +
+                         (ev.contains("cause") ? " (" + str(ev, "cause") + ")" : "");
+            if (const auto& ans = ev.value("answer", json::object()); !ans.empty()) {
+                std::string a = "answer";
+                if (has(ans, "result")) a += " " + str(ans, "result");
+                if (has(ans, "first_frame_ms"))
+                    a += ", first frame " + str(ans, "first_frame_ms") + " ms";
+                if (has(ans, "complete_ms")) a += ", complete " + str(ans, "complete_ms") + " ms";
+                flags += (flags.empty() ? "" : " ") + a;
+            }
+            rows.push_back({utc_clock(ev), up ? "\u2192" : "\u2190", str(ev, "type"),
+                            "chat=" + str(ev, "chat_id"), str(ev, "size") + " B", flags});
+        } else if (event == "closed") {
+            rows.push_back({utc_clock(ev), "x", "closed",
+                            "codes " + str(ev, "close_code_client") + "/" +
+                                str(ev, "close_code_server") + " (client/server)",
+                            str(ev, "close_reason"), ""});
+        } else {
+            rows.push_back({utc_clock(ev), "+", event, "remote=" + str(ev, "remote"), "", ""});
+        }
+    }
+    if (rows.empty()) return out + "(no events kept)\n";
+    std::vector<std::size_t> widths(rows[0].size(), 0);
+    for (auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], width(r[i]));
+    for (auto& r : rows) {
+        std::string line = "  ";
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line.append(widths[i] + 2 - width(r[i]), ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
 std::string utc_now() {
     std::time_t now = std::time(nullptr);
     std::tm tm{};
@@ -340,7 +425,9 @@ private:
     void round() {
         auto answers = std::make_shared<std::vector<answer>>(sources_.size());
         auto pending = std::make_shared<std::size_t>(sources_.size());
-        const std::string target = args_.closed ? "/connections" : "/connections?closed=0";
+        const std::string target = !args_.id.empty() ? "/connections/" + std::to_string(args_.id[0])
+                                   : args_.closed    ? "/connections"
+                                                     : "/connections?closed=0";
         for (std::size_t i = 0; i < sources_.size(); ++i) {
             std::make_shared<fetch>(ioc_, sources_[i], token_, target,
                                     [this, i, answers, pending](answer a) {
@@ -351,8 +438,44 @@ private:
         }
     }
 
+    // The connection asked for, from every address that knows it (ids are per proxy, so
+    // several replicas may each have one).
+    std::pair<json, std::string> drill_down(const std::vector<answer>& answers) {
+        json doc = {{"id", args_.id[0]}, {"found", json::array()}, {"sources", json::array()}};
+        std::string text;
+        for (std::size_t i = 0; i < sources_.size(); ++i) {
+            json status = {{"source", sources_[i].label}};
+            if (!answers[i].error.empty()) {
+                status["error"] = answers[i].error;
+            } else if (answers[i].not_found) {
+                status["found"] = false;
+            } else {
+                json one = answers[i].doc;
+                one["source"] = sources_[i].label;
+                text += (text.empty() ? "" : "\n") +
+                        render_timeline(sources_.size() > 1 ? sources_[i].label : "", one);
+                doc["found"].push_back(std::move(one));
+            }
+            doc["sources"].push_back(std::move(status));
+        }
+        if (doc["found"].empty()) {
+            std::string where;
+            for (const auto& s : sources_) where += (where.empty() ? "" : ", ") + s.label;
+            text =
+                "no connection " + std::to_string(args_.id[0]) + " at " + where +
+                ": it is unknown, or it closed longer ago than the proxy keeps closed ones "
+                "(--closed-connections-seconds); list them with `wsproxy connections --closed`\n";
+        }
+        return {doc, text};
+    }
+
     void show(const std::vector<answer>& answers) {
-        const json doc = merge(sources_, answers, args_.closed);
+        json doc;
+        std::string drilled;
+        if (!args_.id.empty())
+            std::tie(doc, drilled) = drill_down(answers);
+        else
+            doc = merge(sources_, answers, args_.closed);
         const bool colour = tty_ && !args_.json && !std::getenv("NO_COLOR");
         std::string out;
         if (args_.watch) {
@@ -369,6 +492,10 @@ private:
         }
         if (args_.json)
             out += doc.dump(2) + "\n";
+        else if (!args_.id.empty() && (args_.watch || !doc["found"].empty()))
+            out += drilled;
+        else if (!args_.id.empty())
+            std::fprintf(stderr, "wsproxy connections: %s", drilled.c_str());
         else
             out += render_tables(doc, sources_.size() > 1, colour);
         std::fwrite(out.data(), 1, out.size(), stdout);
@@ -388,7 +515,7 @@ private:
         }
         ++rounds_;
         if (!args_.watch) {
-            exit_code_ = failed ? 1 : 0;
+            exit_code_ = failed || (!args_.id.empty() && doc["found"].empty()) ? 1 : 0;
             return;
         }
         timer_.expires_after(std::chrono::milliseconds(static_cast<long>(args_.interval * 1000)));

@@ -196,3 +196,37 @@ assert new and all(f["history"] for f in refill), (first, [(f["conn"], f["type"]
 assert "send_message" in [f["type"] for f in refill if f["conn"] in new], [(f["conn"], f["type"], f.get("history")) for f in refill]
 PY
 pass "a cut stream: reconnected, the gap filled from the history, nothing printed twice"
+
+# connections ID: one connection's record and timeline; the closed one with its close.
+leaver=$("$PY" -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+print([c for c in doc["closed"] if c["chats"]["by_us"][0]["chat_id"] == "chat-leaver"][0]["id"])' \
+  "$WORK/closed.json")
+"$BUILD/wsproxy" connections --admin "127.0.0.1:$admin_a" "$leaver" >"$WORK/one.txt" ||
+  fail "connections $leaver: $(cat "$WORK/one.txt")"
+head -1 "$WORK/one.txt" | grep -q "^connection $leaver: 127.0.0.1, .*closed after" || fail "drill-down: $(cat "$WORK/one.txt")"
+grep -qE "^  [0-9:.]+  \+  opened " "$WORK/one.txt" || fail "no opened line: $(cat "$WORK/one.txt")"
+grep -qE "→  join_chat .*chat=chat-leaver .*injected why: frame \(send_message\)" "$WORK/one.txt" ||
+  fail "no injected join line: $(cat "$WORK/one.txt")"
+grep -qE "answer answered, complete [0-9]+ ms" "$WORK/one.txt" || fail "no answer line: $(cat "$WORK/one.txt")"
+tail -1 "$WORK/one.txt" | grep -qE "x  closed .*codes 1000/1000 \(client/server\) .*client_close" ||
+  fail "no close line: $(cat "$WORK/one.txt")"
+"$BUILD/wsproxy" connections --admin "a=127.0.0.1:$admin_a" --admin "b=127.0.0.1:$admin_b" "$leaver" \
+  --json >"$WORK/one.json" || fail "connections $leaver --json over two proxies"
+"$PY" - "$WORK/one.json" "$leaver" <<'PY' || fail "drill-down --json: $(cat "$WORK/one.json")"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+leaver = int(sys.argv[2])
+a = [f for f in doc["found"] if f["source"] == "a"]
+assert len(a) == 1 and a[0]["connection"]["id"] == leaver, doc
+events = [e["event"] for e in a[0]["timeline"]]
+assert events[0] == "opened" and events[-1] == "closed" and "frame" in events, events
+PY
+set +e
+out=$("$BUILD/wsproxy" connections --admin "127.0.0.1:$admin_a" 99999 2>&1); rc=$?
+set -e
+expect_eq "$rc" 1 "connections with an unknown id"
+echo "$out" | grep -q "no connection 99999 at 127.0.0.1:$admin_a: it is unknown" || fail "unknown id said: $out"
+pass "connections ID: the record and timeline (opened, the injected join and why, the answer, the close)"
+sed -n 1,4p "$WORK/one.txt"; tail -1 "$WORK/one.txt"
