@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "proxy/cli/commands.hpp"
+#include "proxy/cli/sources.hpp"
 
 using namespace wsproxy::cli;
 
