@@ -216,3 +216,14 @@ blank=$(grep -c '^$' "$WORK/watch.txt" || true)
 expect_eq "$blank" "$((n - 1))" "blank lines between $n --watch snapshots"
 grep -q $'\x1b\[' "$WORK/watch.txt" && fail "--watch cleared the screen of a file"
 pass "connections --watch: $n snapshots in 2 s at --interval 0.2, a blank line between them"
+
+# --watch on a terminal (script(1) gives it one): each snapshot clears the screen first.
+set +e
+script -qec "timeout -s INT --preserve-status 1 '$BUILD/wsproxy' connections --admin 127.0.0.1:$admin_a --watch --interval 0.2" \
+  /dev/null >"$WORK/tty.out"
+rc=$?
+set -e
+expect_eq "$rc" 0 "connections --watch on a terminal ended by SIGINT"
+n=$(grep -o $'\x1b\[H\x1b\[2J' "$WORK/tty.out" | wc -l)
+[ "$n" -ge 2 ] || fail "connections --watch on a terminal cleared the screen $n times: $(od -c "$WORK/tty.out" | head)"
+pass "connections --watch on a terminal clears the screen for each of its $n snapshots"
