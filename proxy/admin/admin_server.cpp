@@ -1,5 +1,7 @@
 #include "proxy/admin/admin_server.hpp"
 
+#include "common/text.hpp"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -398,8 +400,6 @@ std::string_view host_without_port(std::string_view host) {
     return host.substr(0, colon);
 }
 
-bool iequal(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
-
 }  // namespace
 
 bool admin_host_allowed(std::string_view host, const std::vector<std::string>& allowed) {
@@ -408,10 +408,10 @@ bool admin_host_allowed(std::string_view host, const std::vector<std::string>& a
     beast::error_code ec;
     net::ip::make_address(std::string(name), ec);
     if (!ec) return true;
-    if (iequal(name, "localhost") || (name.size() > 10 && iequal(name.substr(name.size() - 10), ".localhost")))
+    if (text::iequals(name, "localhost") || (name.size() > 10 && text::iequals(name.substr(name.size() - 10), ".localhost")))
         return true;
     for (const auto& a : allowed)
-        if (iequal(host_without_port(a), name)) return true;
+        if (text::iequals(host_without_port(a), name)) return true;
     return false;
 }
 
@@ -419,10 +419,10 @@ bool admin_origin_allowed(std::string_view origin, std::string_view host,
                           const std::vector<std::string>& allowed) {
     if (origin.empty()) return true;
     for (const auto& a : allowed)
-        if (iequal(a, origin)) return true;
+        if (text::iequals(a, origin)) return true;
     // Same origin: "http(s)://" + the Host the browser sent to reach us.
     auto sep = origin.find("://");
-    return sep != std::string_view::npos && !host.empty() && iequal(origin.substr(sep + 3), host);
+    return sep != std::string_view::npos && !host.empty() && text::iequals(origin.substr(sep + 3), host);
 }
 
 struct admin_server::impl : std::enable_shared_from_this<impl> {

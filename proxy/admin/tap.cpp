@@ -1,5 +1,6 @@
 #include "proxy/admin/tap.hpp"
 
+#include "common/text.hpp"
 #include "proxy/admin/history.hpp"
 #include "proxy/base/log.hpp"
 
@@ -28,30 +29,6 @@ std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::string url_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-                   hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
 }
 
 const nlohmann::json* find_path(const nlohmann::json& j, const rules::json_path& path) {
@@ -114,9 +91,10 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
         if (part.empty()) continue;
         auto eq = part.find('=');
         if (eq == std::string_view::npos)
-            out.emplace_back(url_decode(part), std::string());
+            out.emplace_back(text::percent_decode(part, true), std::string());
         else
-            out.emplace_back(url_decode(part.substr(0, eq)), url_decode(part.substr(eq + 1)));
+            out.emplace_back(text::percent_decode(part.substr(0, eq), true),
+                             text::percent_decode(part.substr(eq + 1), true));
     }
     return out;
 }

@@ -11,21 +11,7 @@ using namespace wsproxy::rules::testing;
 
 namespace {
 
-// The repository's root: from WSPROXY_SOURCE_DIR when the build defines it, else from this
-// file's own path (CMake compiles it by its absolute path).
-std::string source_dir() {
-#ifdef WSPROXY_SOURCE_DIR
-    return WSPROXY_SOURCE_DIR;
-#else
-    std::string here = __FILE__;
-    const std::string tail = "/tests/unit/rules_rooms_test.cpp";
-    return here.size() > tail.size() && here.compare(here.size() - tail.size(), tail.size(), tail) == 0
-               ? here.substr(0, here.size() - tail.size())
-               : std::string(".");
-#endif
-}
-
-config rooms_config() { return load_config_file(source_dir() + "/rules/examples/rooms.yaml"); }
+config rooms_config() { return load_config_file(std::string(WSPROXY_SOURCE_DIR) + "/rules/examples/rooms.yaml"); }
 
 // Frames as backend/dialect.cpp's rooms_dialect writes them.
 std::string envelope(const std::string& event, const std::string& payload, const std::string& room) {
