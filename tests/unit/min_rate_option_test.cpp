@@ -7,7 +7,7 @@ using wsproxy::parse_min_rate;
 using wsproxy::proxy_options;
 using wsproxy::startup_error;
 
-TEST_CASE("--min-rate takes BYTES/SECONDS, and 0 turns it off", "[options]") {
+TEST_CASE("min-rate takes BYTES/SECONDS, and 0 turns it off", "[options]") {
     proxy_options o;
     CHECK(o.min_rate_bytes == 0);  // off unless asked for
     parse_min_rate("4096/30", o);
@@ -19,7 +19,7 @@ TEST_CASE("--min-rate takes BYTES/SECONDS, and 0 turns it off", "[options]") {
     CHECK(o.min_rate_bytes == 0);
 }
 
-TEST_CASE("--min-rate refuses a value without a slash, zero bytes or a window under 1 s",
+TEST_CASE("min-rate refuses a value without a slash, zero bytes or a window under 1 s",
           "[options]") {
     proxy_options o;
     for (const char* bad : {"4096", "0/30", "x/30", "4096/", "4096/0.5", "4096/x", "-1/30"}) {
