@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/ws/handshake.hpp"
 #include "proxy_fixture.hpp"
+#include "raw_ws_peer.hpp"
 #include "relay_client.hpp"
 #include "test_upstream.hpp"
 
@@ -63,16 +63,7 @@ private:
         if (ec) return;
         std::string in;
         char buf[4096];
-        while (!ec && in.find("\r\n\r\n") == std::string::npos)
-            in.append(buf, socket_.read_some(net::buffer(buf), ec));
-        auto at = in.find("Sec-WebSocket-Key: ");
-        if (ec || at == std::string::npos) return;
-        std::string key = in.substr(at + 19, in.find("\r\n", at) - at - 19);
-        std::string response =
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Accept: " + wsproxy::ws::accept_for(key) + "\r\n\r\n";
-        net::write(socket_, net::buffer(response), ec);
-        in.erase(0, in.find("\r\n\r\n") + 4);
+        if (!raw_ws_peer::accept_upgrade(socket_, in)) return;
         // The proxy's close frame: masked, with a 2-byte code, 8 bytes in all.
         while (!ec && in.size() < 8) in.append(buf, socket_.read_some(net::buffer(buf), ec));
         if (ec || static_cast<unsigned char>(in[0]) != 0x88) return;

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/ws/handshake.hpp"
 #include "proxy_fixture.hpp"
+#include "raw_ws_peer.hpp"
 #include "raw_client.hpp"
 #include "test_upstream.hpp"
 
@@ -81,16 +81,7 @@ private:
         if (ec) return;
         std::string in;
         char buf[4096];
-        while (!ec && in.find("\r\n\r\n") == std::string::npos)
-            in.append(buf, socket_.read_some(net::buffer(buf), ec));
-        auto at = in.find("Sec-WebSocket-Key: ");
-        if (ec || at == std::string::npos) return;
-        std::string key = in.substr(at + 19, in.find("\r\n", at) - at - 19);
-        std::string response =
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Accept: " + wsproxy::ws::accept_for(key) + "\r\n\r\n" + burst_;
-        net::write(socket_, net::buffer(response), ec);
-        in.erase(0, in.find("\r\n\r\n") + 4);
+        if (!raw_ws_peer::accept_upgrade(socket_, in, burst_)) return;
         for (;;) {
             // One masked frame from the proxy (payloads here are under 126 bytes).
             while (!ec && (in.size() < 6 || in.size() < 6 + static_cast<std::size_t>(in[1] & 0x7f)))
