@@ -38,3 +38,22 @@ metric() {
 }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected $2, got $1"; }
+
+# wait_for FILE PATTERN [TRIES]: until grep finds it (0.05 s per try); returns 1 if it never does.
+wait_for() {
+  for _ in $(seq "${3:-200}"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+
+# start_backend_and_two_proxies BACKEND PROXY_A ADMIN_A PROXY_B ADMIN_B: a chat-backend as in
+# the bug report (--no-auto-register) behind two proxies (logs backend, proxy_a, proxy_b),
+# both healthy on return: two replicas for the CLI's merge.
+start_backend_and_two_proxies() {
+  start backend "$BUILD/chat-backend" --listen "127.0.0.1:$1" --no-auto-register
+  start proxy_a "$BUILD/wsproxy" --listen "127.0.0.1:$2" --upstream "ws://127.0.0.1:$1" \
+    --admin "127.0.0.1:$3" --threads 1
+  start proxy_b "$BUILD/wsproxy" --listen "127.0.0.1:$4" --upstream "ws://127.0.0.1:$1" \
+    --admin "127.0.0.1:$5" --threads 1
+  wait_http "http://127.0.0.1:$3/healthz"
+  wait_http "http://127.0.0.1:$5/healthz"
+}

@@ -8,18 +8,7 @@ backend=$(free_port); proxy_a=$(free_port); proxy_b=$(free_port)
 admin_a=$(free_port); admin_b=$(free_port)
 chat="chat-history-e2e"
 
-wait_for() {  # FILE PATTERN [TRIES]: until grep finds it (0.05 s per try)
-  for _ in $(seq "${3:-200}"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-
-start backend "$BUILD/chat-backend" --listen "127.0.0.1:$backend" --no-auto-register
-start proxy_a "$BUILD/wsproxy" --listen "127.0.0.1:$proxy_a" --upstream "ws://127.0.0.1:$backend" \
-  --admin "127.0.0.1:$admin_a" --threads 1
-start proxy_b "$BUILD/wsproxy" --listen "127.0.0.1:$proxy_b" --upstream "ws://127.0.0.1:$backend" \
-  --admin "127.0.0.1:$admin_b" --threads 1
-wait_http "http://127.0.0.1:$admin_a/healthz"
-wait_http "http://127.0.0.1:$admin_b/healthz"
+start_backend_and_two_proxies "$backend" "$proxy_a" "$admin_a" "$proxy_b" "$admin_b"
 
 # Traffic before any tap: one client through each proxy, kept open, and one through a that
 # leaves after a second (for --closed).

@@ -38,12 +38,6 @@ start_proxy b "$proxy_b" "$admin_b"
 wait_http "http://127.0.0.1:$admin_a/healthz"
 wait_http "http://127.0.0.1:$admin_b/healthz"
 
-# wait_for FILE PATTERN [TRIES]: until grep finds it (0.05 s per try).
-wait_for() {
-  for _ in $(seq "${3:-200}"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-
 # One JSON tap and one text tap over both proxies, the first one named.
 "$BUILD/wsproxy" tap --admin "pod-a=127.0.0.1:$admin_a" --admin-url "http://127.0.0.1:$admin_b" \
   --chat "$chat" --json >"$WORK/tap.json" 2>"$WORK/tapjson.err" &

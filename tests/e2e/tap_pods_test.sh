@@ -24,16 +24,10 @@ expect_eq "$rc" 2 "tap-pods with no pod"
 echo "$out" | grep -q "no running pod matches -l app=nothing" || fail "tap-pods with no pod said: $out"
 pass "tap-pods misuse: one line and exit 2"
 
-start backend "$BUILD/chat-backend" --listen "127.0.0.1:$backend" --no-auto-register
-start proxy_a "$BUILD/wsproxy" --listen "127.0.0.1:$proxy_a" --upstream "ws://127.0.0.1:$backend" \
-  --admin "127.0.0.1:$admin_a" --threads 1
-start proxy_b "$BUILD/wsproxy" --listen "127.0.0.1:$proxy_b" --upstream "ws://127.0.0.1:$backend" \
-  --admin "127.0.0.1:$admin_b" --threads 1
-wait_http "http://127.0.0.1:$admin_a/healthz"
-wait_http "http://127.0.0.1:$admin_b/healthz"
+start_backend_and_two_proxies "$backend" "$proxy_a" "$admin_a" "$proxy_b" "$admin_b"
 start client "$PY" "$ROOT/tests/e2e/tap_clients.py" --url "ws://127.0.0.1:$proxy_a/ws/chat" \
   --clients 1 --chat chat-pods --hold 30
-for _ in $(seq 200); do grep -q answered "$WORK/client.log" && break; sleep 0.05; done
+wait_for "$WORK/client.log" answered || fail "the client through proxy a got no answer"
 grep -q answered "$WORK/client.log" || fail "the client got no answer"
 
 "$tap_pods" -n chat -- connections --json >"$WORK/conns.json" 2>"$WORK/conns.err" ||
