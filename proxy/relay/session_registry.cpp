@@ -83,8 +83,10 @@ void session_registry::merge_remote_chats(
     evict_if_full();
     auto& e = sessions_[session];
     auto& c = e.chats;
-    for (const auto& [chat, age_ms] : chats) {
-        const std::int64_t at = now - age_ms;
+    for (const auto& entry : chats) {
+        // Not a structured binding: clang (the sanitizer builds) cannot capture one in a lambda.
+        const std::string& chat = entry.first;
+        const std::int64_t at = now - entry.second;
         auto it = std::find_if(c.begin(), c.end(), [&](const chat_use& u) { return u.chat == chat; });
         if (it != c.end()) {
             if (it->at >= at) continue;
