@@ -75,8 +75,8 @@ void ws_pair::start() {
 
 void ws_pair::do_read(int s) {
     leg& l = at(s);
-    if (l.read_done || l.reading || l.paused) return;
-    l.reading = true;
+    if (l.read != leg_read::idle) return;
+    l.read = leg_read::reading;
     if (auto* tls = l.stream.tls()) {
         // TLS may hold decrypted bytes the socket no longer signals: read through it, into
         // the leg's own buffer, one record (16 KiB) at a time. (resize() fills what it adds:
@@ -99,8 +99,8 @@ void ws_pair::do_read(int s) {
 
 void ws_pair::on_readable(int s, beast::error_code ec) {
     leg& l = at(s);
-    l.reading = false;
-    if (l.read_done) return;
+    if (l.read != leg_read::reading) return;  // the leg ended while the wait was pending
+    l.read = leg_read::idle;
     if (ec) return on_io_error(s, ec);
     auto& sock = l.stream.tcp().socket();
     auto& buf = w_.read_buffer;
@@ -119,9 +119,9 @@ void ws_pair::on_readable(int s, beast::error_code ec) {
 
 void ws_pair::on_tls_read(int s, beast::error_code ec, std::size_t old_size, std::size_t n) {
     leg& l = at(s);
-    l.reading = false;
     l.in.resize(old_size + n);
-    if (l.read_done) return;
+    if (l.read != leg_read::reading) return;  // the leg ended while the read was pending
+    l.read = leg_read::idle;
     if (ec) return on_io_error(s, ec);
     process(s, l.in.data(), l.in.size(), true);
 }
@@ -131,7 +131,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
     l.last_read = now_ms();
     l.ping_sent = false;
     std::size_t pos = 0;
-    while (!l.read_done) {
+    while (input_open(l.read)) {
         ws::event e = l.reader.next(data, size, pos);
         using kind = ws::event::kind;
         if (e.what == kind::need_more) break;
@@ -158,7 +158,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
                 l.close_received = e.code;
                 // The peer starts the closing handshake: echo its code (RFC 6455 5.5.1), once
                 // the other side has answered its own close.
-                if (!l.close_sent) answer_close(s, e.code, {});
+                if (l.write != leg_write::close_sent) answer_close(s, e.code, {});
                 leg_ended(s, ended::closed, e.code, e.payload);
                 break;
             case kind::error:
@@ -170,7 +170,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
                 break;
         }
     }
-    if (l.read_done) {
+    if (!input_open(l.read)) {
         l.in.clear();
         release_if_large(l.in);
         return maybe_close_socket(s);
@@ -183,7 +183,7 @@ void ws_pair::process(int s, char* data, std::size_t size, bool in_leg_buffer) {
         l.in.assign(data + pos, size - pos);
     }
     if (must_pause(s))
-        l.paused = true;
+        l.read = leg_read::paused;
     else
         do_read(s);
 }
@@ -197,13 +197,14 @@ bool ws_pair::must_pause(int s) {
     if (!server_) return false;
     const leg& o = at(other(s));
     const leg& l = at(s);
-    return (o.has_output() && !o.write_done) || (!l.write_done && l.sent_back > sent_back_cap);
+    return (o.has_output() && may_write(o.write)) ||
+           (may_write(l.write) && l.sent_back > sent_back_cap);
 }
 
 void ws_pair::resume(int s) {
     leg& l = at(s);
-    if (!l.paused || must_pause(s)) return;
-    l.paused = false;
+    if (l.read != leg_read::paused || must_pause(s)) return;
+    l.read = leg_read::idle;
     do_read(s);
 }
 
@@ -315,7 +316,7 @@ void ws_pair::run_actions(int from) {
 
 void ws_pair::send_data(int to, std::string_view payload, bool text) {
     leg& l = at(to);
-    if (l.write_done) return;
+    if (!may_write(l.write)) return;
     bool compressed = false;
     if (l.deflate && !payload.empty()) {
         l.deflate->deflate(payload, deflate_scratch);
@@ -326,8 +327,11 @@ void ws_pair::send_data(int to, std::string_view payload, bool text) {
 }
 
 void ws_pair::send_frame(int to, ws::opcode op, std::string_view payload, bool compressed) {
-    leg& l = at(to);
-    if (l.write_done) return;
+    if (!may_write(at(to).write)) return;
+    write_frame(to, op, payload, compressed);
+}
+
+void ws_pair::write_frame(int to, ws::opcode op, std::string_view payload, bool compressed) {
     std::array<unsigned char, 14> head;
     if (to == client_side) {
         std::size_t head_size = ws::write_header(head.data(), op, payload.size(), compressed, 0);
@@ -412,7 +416,7 @@ void ws_pair::start_write(int to) {
 void ws_pair::on_writable(int to, beast::error_code ec) {
     leg& l = at(to);
     l.writing = false;
-    if (l.socket_closed) return;
+    if (l.socket_closed()) return;
     if (ec) return on_io_error(to, ec);
     std::size_t n = l.stream.tcp().socket().send(
         net::buffer(l.out.data() + l.out_sent, l.out.size() - l.out_sent), 0, ec);
@@ -428,7 +432,7 @@ void ws_pair::on_writable(int to, beast::error_code ec) {
 void ws_pair::on_tls_written(int to, beast::error_code ec) {
     leg& l = at(to);
     l.writing = false;
-    if (l.socket_closed) return;
+    if (l.socket_closed()) return;
     if (ec) return on_io_error(to, ec);
     l.out.clear();
     l.out_sent = 0;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "proxy/net/flex_stream.hpp"
+#include "proxy/relay/leg_state.hpp"
 #include "proxy/relay/worker.hpp"
 #include "proxy/ws/frame.hpp"
 #include "rules/engine.hpp"
@@ -83,23 +84,16 @@ private:
         std::string more;  // bytes queued while a TLS write owns `out`
         std::string pong;  // the latest ping's payload, answered once the output drains
         std::size_t sent_back{0};  // injected in answer to this leg's frames, still waiting
+        // The leg's two state machines (relay/leg_state.hpp has their transitions).
+        leg_read read{leg_read::idle};
+        leg_write write{leg_write::open};
+        ended input_end{ended::error};  // why the read side ended; read once it is done
         bool pong_due{false};
-        bool reading{false};
-        bool writing{false};
-        bool paused{false};      // not reading until the other leg has written what we relayed
-        bool read_done{false};   // this leg will deliver nothing more
-        bool write_done{false};  // nothing more may be written to this leg
-        bool close_sent{false};  // a close frame is written or queued
-        bool socket_closed{false};
+        bool writing{false};     // an output operation is in flight
         bool ping_sent{false};   // a keep-alive ping is unanswered
-        bool slow{false};        // closed because it stopped reading
-        bool closed_cleanly{false};  // the peer's close frame ended its input
-        bool awaiting_fin{false};    // reading and dropping until the peer's FIN (await_fin)
-        bool linger{false};          // ended by its own error: drain its input before closing
-        std::size_t linger_left{0};  // bytes await_fin still drops before it closes anyway
-        // The peer's close (or its error) is answered once the other leg has ended, so
-        // what the other side sent before its close still reaches this peer first.
-        bool answer_due{false};
+        bool slow{false};        // closed because it stopped reading: cut at cut_at
+        std::size_t linger_left{0};  // bytes the draining read side still drops
+        // The close that answers the peer's close (or its error) while write is answer_due.
         std::uint16_t answer_code{0};
         std::string answer_reason;
         std::uint16_t close_received{0};   // the code of the peer's close frame (1005: none in it)
@@ -113,6 +107,8 @@ private:
         std::int64_t rate_acked{0};      // our bytes the peer had acknowledged then
 
         bool has_output() const { return writing || out_sent < out.size() || !more.empty(); }
+        // The read side's last state: the socket is closed, nothing more in or out.
+        bool socket_closed() const { return read == leg_read::closed; }
     };
 
     leg& at(int s) { return s == client_side ? client_ : *server_; }
@@ -149,6 +145,9 @@ private:
     // Writes one frame to leg `to`. The payload is only read: frames to the backend are
     // masked as they are copied into the leg's output (write_masked), never in place.
     void send_frame(int to, ws::opcode op, std::string_view payload, bool compressed);
+    // send_frame without its may_write check, for the close frame, which send_close writes
+    // after the write side has moved to close_sent.
+    void write_frame(int to, ws::opcode op, std::string_view payload, bool compressed);
     void send_close(int to, std::uint16_t code, std::string_view reason);
     // The close that answers leg `to`'s close or error: sent now when the other leg has
     // ended, else when it does (relay first, then close; RFC 6455 7.1.6 in Autobahn 7.1.6).

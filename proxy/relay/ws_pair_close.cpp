@@ -2,29 +2,8 @@
 // enforces (idle, keep-alive, slow peers, unanswered closes), lingering until the peer's
 // FIN, and the teardown that releases the pair's registrations.
 //
-// The closing handshake of one leg, as its flags hold it (issue 17 item 3 turns these into
-// enums; until then this table is the list of valid combinations). "Other" is the other leg.
-//
-//   state        flags                           event                       next
-//   open         -                               peer's close or error       answer_due, or
-//                                                                            answer_sent when
-//                                                                            other has ended
-//   open         -                               other ended, drain, slow    close_sent
-//   answer_due   read_done, answer_due           other ended (its close,     answer_sent
-//                (what other relays still goes    its error, its timeout,
-//                 out: relay first, then close)   its socket closed)
-//   close_sent   close_sent, write_done          peer's close                answer_sent
-//                                                close_deadline passes       ended (timeout)
-//   answer_sent  read_done, close_sent           output drained              fin_wait (server,
-//                                                                            clean), linger
-//                                                                            (its own error) or
-//                                                                            socket closed
-//   fin_wait     awaiting_fin                    FIN, budget or deadline     socket closed
-//   any          -                               I/O error, handler throws   socket closed
-//
-// tick() reads these: a slow leg (slow) is cut at cut_at; a write that the peer takes
-// nothing of for --write-timeout, or less than --min-rate of, makes it slow; fin_wait and
-// close_sent end at close_deadline; an open leg idles out or is pinged.
+// Each leg's read and write states and their transitions are tabled in
+// relay/leg_state.hpp.
 
 #include <algorithm>
 #include <array>
@@ -56,31 +35,30 @@ bool peer_vanished(const beast::error_code& ec) {
 
 void ws_pair::send_close(int to, std::uint16_t code, std::string_view reason) {
     leg& l = at(to);
-    if (l.write_done || l.close_sent) return;  // the first close is the one sent
-    l.close_sent = true;
+    if (!may_write(l.write)) return;  // the first close is the one sent
+    l.write = leg_write::close_sent;
     l.close_sent_code = code;
     // 1005 means the peer sent no code: the answer carries none either.
     std::string payload = code == ws::close_code::no_status ? std::string()
                                                             : ws::close_payload(code, reason);
-    send_frame(to, ws::opcode::close, payload, false);
-    l.write_done = true;
+    write_frame(to, ws::opcode::close, payload, false);
     l.close_deadline = now_ms() + millis(w_.shared.opts.handshake_timeout);
     maybe_close_socket(to);
 }
 
 void ws_pair::answer_close(int to, std::uint16_t code, std::string_view reason) {
     leg& l = at(to);
-    if (l.close_sent || l.write_done || l.answer_due) return;
-    if (!established_ || !server_ || at(other(to)).read_done) return send_close(to, code, reason);
-    l.answer_due = true;
+    if (l.write != leg_write::open) return;
+    if (!established_ || !server_ || !input_open(at(other(to)).read))
+        return send_close(to, code, reason);
+    l.write = leg_write::answer_due;
     l.answer_code = code;
     l.answer_reason = reason;
 }
 
 void ws_pair::send_answer(int to) {
     leg& l = at(to);
-    if (!l.answer_due) return;
-    l.answer_due = false;
+    if (l.write != leg_write::answer_due) return;
     send_close(to, l.answer_code, l.answer_reason);
 }
 
@@ -88,8 +66,8 @@ void ws_pair::send_answer(int to) {
 
 void ws_pair::on_io_error(int s, beast::error_code ec) {
     leg& l = at(s);
-    if (l.socket_closed) return;
-    if (!l.read_done)
+    if (l.socket_closed()) return;
+    if (input_open(l.read))
         leg_ended(s, peer_vanished(ec) ? ended::vanished : ended::error, ws::close_code::abnormal,
                   ec.message());
     close_socket(s);
@@ -97,12 +75,11 @@ void ws_pair::on_io_error(int s, beast::error_code ec) {
 
 void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_view detail) {
     leg& l = at(s);
-    l.read_done = true;
-    l.closed_cleanly = why_ended == ended::closed;
-    l.linger = why_ended == ended::protocol || why_ended == ended::too_big;
+    l.read = leg_read::done;
+    l.input_end = why_ended;
     // After its close or its own error the peer still gets what the other side sends until
     // the answer (answer_close); after a failure of its connection nothing more is sent.
-    if (!l.answer_due && why_ended != ended::closed) l.write_done = true;
+    if (l.write == leg_write::open && why_ended != ended::closed) l.write = leg_write::done;
     // The other leg waited for this one to end before answering its peer's close.
     send_answer(other(s));
     // Only the first leg to end decides what the other side is told and what is counted.
@@ -167,17 +144,16 @@ void ws_pair::leg_ended(int s, ended why_ended, std::uint16_t code, std::string_
 
 void ws_pair::maybe_close_socket(int s) {
     leg& l = at(s);
-    if (l.socket_closed || l.has_output() || l.awaiting_fin) return;
     // Both directions finished: the peer's close came (or it failed), and ours is out.
-    if (!l.read_done || !(l.write_done || l.close_sent)) return;
+    if (l.read != leg_read::done || l.has_output() || may_write(l.write)) return;
     // After a clean closing handshake the backend, as the server, closes TCP first
     // (RFC 6455 7.1.1), so that TIME_WAIT is its own: ours would hold one of our
     // ephemeral ports towards it for a minute per connection.
-    if (s == server_side && l.closed_cleanly) return await_fin(s, fin_wait_ms, 1 << 20);
+    if (s == server_side && l.input_end == ended::closed) return await_fin(s, fin_wait_ms, 1 << 20);
     // A peer we closed for its own error may still be sending (the rest of a message over
     // the limit): closing over its unread bytes would send a reset, which can destroy our
     // close frame before it reads it. Say we are done, then drop its input until it closes.
-    if (l.linger) {
+    if (l.input_end == ended::protocol || l.input_end == ended::too_big) {
         beast::error_code ignored;
         l.stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
         return await_fin(s, linger_ms, 2 * w_.shared.opts.max_message_bytes + (1 << 20));
@@ -187,8 +163,8 @@ void ws_pair::maybe_close_socket(int s) {
 
 void ws_pair::await_fin(int s, std::int64_t wait_ms, std::size_t budget) {
     leg& l = at(s);
-    if (!l.awaiting_fin) {
-        l.awaiting_fin = true;
+    if (l.read != leg_read::draining) {
+        l.read = leg_read::draining;
         l.close_deadline = now_ms() + wait_ms;  // tick() closes it then
         l.linger_left = budget;
         // A TLS leg's socket was left blocking for the SSL stream: the read below must
@@ -204,7 +180,7 @@ void ws_pair::await_fin(int s, std::int64_t wait_ms, std::size_t budget) {
 
 void ws_pair::on_fin_readable(int s, beast::error_code ec) {
     leg& l = at(s);
-    if (l.socket_closed) return;
+    if (l.socket_closed()) return;
     if (!ec) {
         std::size_t n = l.stream.tcp().socket().read_some(net::buffer(w_.read_buffer), ec);
         // Bytes after the close are dropped; the FIN is what we wait for.
@@ -219,16 +195,17 @@ void ws_pair::on_fin_readable(int s, beast::error_code ec) {
 
 void ws_pair::close_socket(int s) {
     leg& l = at(s);
-    if (l.socket_closed) return;
-    l.socket_closed = l.read_done = l.write_done = true;
-    l.answer_due = false;
+    if (l.socket_closed()) return;
+    l.read = leg_read::closed;
+    if (l.write != leg_write::close_sent) l.write = leg_write::done;
     l.out.clear();
     l.more.clear();
     l.stream.close();  // pending operations end with operation_aborted
     send_answer(other(s));
     // Nothing the other leg relays can be written any more; it reads to see the close answer.
     resume(other(s));
-    if (client_.socket_closed && (!server_ || server_->socket_closed)) finish();
+    if (client_.socket_closed() && (!server_ || server_->socket_closed()))
+        finish();
 }
 
 void ws_pair::tick(std::int64_t now) {
@@ -242,14 +219,14 @@ void ws_pair::check_deadlines(std::int64_t now) {
     auto write_limit = millis(opts.write_timeout);
     for (int s : {client_side, server_side}) {
         leg& l = at(s);
-        if (l.socket_closed) continue;
+        if (l.socket_closed()) continue;
         // A leg still in its handshake has the handshake's deadline; one closing after a
         // failed handshake (on_client_accept) has its close deadline below.
-        if (!established_ && !l.close_sent) continue;
+        if (!established_ && l.write != leg_write::close_sent) continue;
         if (l.slow) {
             if (now >= l.cut_at) {
                 // It never read its way to our close: cut it.
-                if (!l.read_done) leg_ended(s, ended::slow, 0, "too slow");
+                if (input_open(l.read)) leg_ended(s, ended::slow, 0, "too slow");
                 close_socket(s);
             }
             continue;
@@ -269,12 +246,12 @@ void ws_pair::check_deadlines(std::int64_t now) {
             close_slow(s, now, metrics::slow_cause::below_min_rate);
             continue;
         }
-        if (l.awaiting_fin) {
+        if (l.read == leg_read::draining) {
             if (now >= l.close_deadline) close_socket(s);  // it never closed: we do
             continue;
         }
-        if (l.read_done) continue;
-        if (l.close_sent) {
+        if (!input_open(l.read)) continue;
+        if (l.write == leg_write::close_sent) {
             if (now >= l.close_deadline) {
                 // Our close was never answered.
                 leg_ended(s, ended::timeout, 0, "close handshake timed out");
@@ -282,7 +259,7 @@ void ws_pair::check_deadlines(std::int64_t now) {
             }
             continue;
         }
-        if (l.paused || l.writing) {
+        if (l.read == leg_read::paused || l.writing) {
             // Not idle: waiting for the other side to take what it sent, or taking what we
             // send (the write-stall check above watches that). The idle clock starts again
             // from here.
@@ -417,9 +394,9 @@ void ws_pair::fail_hard(const char* what) noexcept {
         }
         // No close frames: the state that threw cannot be trusted to write them.
         for (leg* l : {&client_, server_ ? &*server_ : nullptr}) {
-            if (!l || l->socket_closed) continue;
-            l->socket_closed = l->read_done = l->write_done = true;
-            l->answer_due = false;
+            if (!l || l->socket_closed()) continue;
+            l->read = leg_read::closed;
+            if (l->write != leg_write::close_sent) l->write = leg_write::done;
             l->stream.close();
         }
         finish();

@@ -188,7 +188,8 @@ void ws_pair::on_client_accept(beast::error_code ec) {
         log::write(log::level::info, "client_handshake_failed",
                    {{"conn", id_}, {"error", ec.message()}});
         // The backend has accepted us: it gets a proper close.
-        client_.read_done = client_.write_done = client_.socket_closed = true;
+        client_.read = leg_read::closed;
+        client_.write = leg_write::done;
         client_.stream.close();
         server_->stream.tcp().socket().non_blocking(true, ec);
         send_close(server_side, ws::close_code::going_away, "client went away");
@@ -244,7 +245,7 @@ void ws_pair::on_client_accept(beast::error_code ec) {
     // Bytes that came with the handshakes are the first frames.
     for (int s : {client_side, server_side}) {
         leg& l = at(s);
-        if (!l.in.empty() && !l.read_done) process(s, l.in.data(), l.in.size(), true);
+        if (!l.in.empty() && input_open(l.read)) process(s, l.in.data(), l.in.size(), true);
         else do_read(s);
     }
 }
