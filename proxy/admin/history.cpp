@@ -1,6 +1,7 @@
 #include "proxy/admin/history.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace wsproxy::tap {
 
@@ -21,7 +22,13 @@ void history::add(frame_event e) {
         if (q.size() > opts_.per_conn) q.pop_front();
     }
     if (opts_.ring) {
-        ring_.push_back(std::move(en));
+        // Workers hand their batches over in any order: the ring keeps the order the events
+        // happened in, so that what falls out is the oldest (a quiet worker's late batch must
+        // not push out a busy worker's newer events). A connection lives on one worker, so
+        // its own ring is in order as it arrives.
+        auto at = ring_.end();
+        while (at != ring_.begin() && std::prev(at)->event->time_ms > en.event->time_ms) --at;
+        ring_.insert(at, std::move(en));
         if (ring_.size() > opts_.ring) ring_.pop_front();
     }
 }
@@ -61,9 +68,12 @@ std::vector<history::event_ptr> history::recent(const filter& f, std::size_t n) 
     } else {
         take(ring_);
     }
-    // Several connections' rings: the newest n of their union, in the order they happened.
-    std::sort(picked.begin(), picked.end(),
-              [](const entry& a, const entry& b) { return a.seq < b.seq; });
+    // Several connections' rings (on several workers): the newest n of their union, in the
+    // order they happened; arrival order breaks ties within a millisecond.
+    std::sort(picked.begin(), picked.end(), [](const entry& a, const entry& b) {
+        if (a.event->time_ms != b.event->time_ms) return a.event->time_ms < b.event->time_ms;
+        return a.seq < b.seq;
+    });
     if (picked.size() > n) picked.erase(picked.begin(), picked.end() - static_cast<std::ptrdiff_t>(n));
     std::vector<event_ptr> out;
     out.reserve(picked.size());
