@@ -325,7 +325,7 @@ void http_session::release_hold(bool timed_out) {
     hold_timer_.reset();
     joins_pending_ = 0;
     bool registered = any_joined_ || w_.shared.chats.registered(rest_chat_);
-    w_.stats.count(metrics::proxy_stat::broadcasts, registered ? 0 : 1);
+    w_.stats.count(metrics::proxy_stat::user_messages, registered ? 0 : 1);
     forward();
 }
 

@@ -287,7 +287,7 @@ void ws_pair::run_actions(int from) {
                 break;
             case action::kind::user_message: {
                 bool registered = a.registered || w_.shared.chats.registered(a.chat_id);
-                w_.stats.count(metrics::proxy_stat::broadcasts, registered ? 0 : 1);
+                w_.stats.count(metrics::proxy_stat::user_messages, registered ? 0 : 1);
                 break;
             }
             case action::kind::chat_registered:

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/text.hpp"
 #include "proxy/base/log.hpp"
 #include "proxy/net/headers.hpp"
 #include "proxy/net/upstream_connect.hpp"
@@ -18,14 +19,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace ws_pair_internals;
 
-namespace {
-
-std::chrono::steady_clock::duration seconds(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(s));
-}
-
-}  // namespace
+using text::seconds;
 
 void ws_pair::begin() {
     if (auto problem = ws::check_upgrade_request(req_)) {
