@@ -74,3 +74,14 @@ for bad in c1=12abc c1= =5 c1=-3 c1; do
   printf '%s' "$out" | grep -q "expected CHAT_ID=MS" || fail "chat-backend --join-delay $bad: $out"
 done
 pass "chat-backend refuses malformed --join-delay values"
+
+# Every flag --help lists has its line in the README (the proxy's and its two verbs'), and
+# chat-backend's in backend/README.md: a flag nobody can read about does not exist for users.
+flags_of() { "$@" --help | grep -oE '^[[:space:]]+--[a-z0-9-]+' | tr -d ' ' | sort -u; }
+for f in $(flags_of "$W") $(flags_of "$W" tap) $(flags_of "$W" connections); do
+  grep -q -- "\`$f" "$ROOT/README.md" || fail "wsproxy $f is in --help but not in README.md"
+done
+for f in $(flags_of "$BUILD/chat-backend"); do
+  grep -q -- "$f" "$ROOT/backend/README.md" || fail "chat-backend $f is in --help but not in backend/README.md"
+done
+pass "every flag in --help is in the README"
