@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "chat_backend.hpp"
+#include "backend_fixture.hpp"
 #include "proxy_fixture.hpp"
 #include "relay_client.hpp"
 #include "test_upstream.hpp"
@@ -244,14 +244,8 @@ TEST_CASE("closed connections stay listed newest first with the close code each 
 TEST_CASE("/connections/ID shows a live connection and its timeline: ready, the injected join "
           "with its reason, the message, and the answer frames with their latency",
           "[history]") {
-    chat_backend::options bo;
-    bo.port = 0;
-    bo.chunk_delay_ms = 1;
-    bo.auto_register = false;
-    bo.log = [](std::string_view) {};
-    chat_backend::server backend(bo);
-    backend.start();
-    relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.port()));
+    backend_test::backend_fixture backend;
+    relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.server->port()));
     const auto admin = proxy.admin_port();
 
     relay_test::client c;

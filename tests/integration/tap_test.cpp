@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "chat_backend.hpp"
+#include "backend_fixture.hpp"
 #include "proxy_fixture.hpp"
 #include "relay_client.hpp"
 #include "test_upstream.hpp"
@@ -326,14 +326,8 @@ TEST_CASE("an injected join_chat appears on the tap flagged injected, before the
 
 TEST_CASE("/connections lists each live connection with its chats, counters and the five signals",
           "[tap]") {
-    chat_backend::options bo;
-    bo.port = 0;
-    bo.chunk_delay_ms = 1;
-    bo.auto_register = false;
-    bo.log = [](std::string_view) {};
-    chat_backend::server backend(bo);
-    backend.start();
-    relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.port()));
+    backend_test::backend_fixture backend;
+    relay_test::running_proxy proxy(relay_test::proxy_options_for(backend.server->port()));
 
     auto connections = [&] {
         auto res = relay_test::http_request(proxy.admin_port(), relay_test::http::verb::get,
