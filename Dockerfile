@@ -18,7 +18,7 @@ RUN apt-get update -qq \
       build-essential cmake ninja-build pkg-config \
       libboost1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev \
       libssl-dev zlib1g-dev nlohmann-json3-dev prometheus-cpp-dev catch2 \
-      libyaml-cpp-dev libcli11-dev \
+      libyaml-cpp-dev libcli11-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY . /src
 WORKDIR /src

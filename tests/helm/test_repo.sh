@@ -45,6 +45,12 @@ case "$user" in
   ''|root|0|0:*|root:*) bad "Dockerfile: the runtime stage runs as '${user:-root}'" ;;
 esac
 grep -qE 'useradd .*--system' <<<"$runtime_stage" || bad "Dockerfile: the runtime user is not created"
+# Every library CMake requires through pkg-config (hiredis...) is installed by the build stage
+# as Debian names it, lib<module>-dev: a new dependency must reach the image too.
+for m in $(grep -ho 'pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET [a-z0-9_-]*' "$ROOT"/CMakeLists.txt "$ROOT"/*/CMakeLists.txt \
+           | awk '{print $NF}' | sort -u); do
+  grep -qx "lib$m-dev" <<<"$build_pkgs" || bad "Dockerfile: CMake requires $m (pkg-config) but the build stage does not install lib$m-dev"
+done
 log "Dockerfile build packages: $(echo $build_pkgs)"
 
 # 3. scripts/demo names a taken port, before installing or building anything.
