@@ -57,3 +57,17 @@ start_backend_and_two_proxies() {
   wait_http "http://127.0.0.1:$3/healthz"
   wait_http "http://127.0.0.1:$5/healthz"
 }
+
+# wait_metric ADMIN_PORT SERIES VALUE: until the series reads VALUE, at most 15 s.
+wait_metric() {
+  for _ in $(seq 300); do [ "$(metric "$1" "$2")" = "$3" ] && return 0; sleep 0.05; done
+  fail "$2 on :$1 stayed $(metric "$1" "$2"), expected $3"
+}
+
+# shared_state_session MODE PROXY_WS POST_URL SESSION CHAT [args...]: one browser session of
+# tests/e2e/shared_state_clients.py (socket on one pod, REST on another); prints its JSON line.
+shared_state_session() {
+  local mode=$1 ws=$2 post=$3 s=$4 chat=$5; shift 5
+  $PY "$ROOT/tests/e2e/shared_state_clients.py" "$mode" --ws "$ws" --post "$post" \
+    --session "$s" --chat "$chat" "$@"
+}

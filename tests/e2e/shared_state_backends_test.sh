@@ -26,17 +26,11 @@ for pod in a b; do
   wait_http "http://127.0.0.1:${AP[$pod]}/readyz"
 done
 for pod in a b; do
-  for _ in $(seq 200); do [ "$(metric "${AP[$pod]}" wsproxy_shared_state_up)" = 1 ] && break; sleep 0.05; done
-  expect_eq "$(metric "${AP[$pod]}" wsproxy_shared_state_up)" 1 "pod $pod connected to Redis"
+  wait_metric "${AP[$pod]}" wsproxy_shared_state_up 1
 done
-session() {
-  local mode=$1 ws=$2 post=$3 s=$4 chat=$5; shift 5
-  $PY "$ROOT/tests/e2e/shared_state_clients.py" "$mode" --ws "$ws" --post "$post" \
-    --session "$s" --chat "$chat" "$@"
-}
 discarded() { grep -c 'No clients registered for specific chat' "$WORK/backend-$1.log" || true; }
 
-r=$(session answer "ws://127.0.0.1:${PP[a]}/ws/chat" "http://127.0.0.1:${PP[b]}" s1 chat-1)
+r=$(shared_state_session answer "ws://127.0.0.1:${PP[a]}/ws/chat" "http://127.0.0.1:${PP[b]}" s1 chat-1)
 grep -q '"answered": true' <<<"$r" || fail "socket on A, REST on B (answered by backend B): no answer ($r)"
 expect_eq "$(discarded a)$(discarded b)" 00 "'No clients registered' lines while a replica had the socket"
 pass "socket on A, REST on B: B's backend answers, A's backend delivers"
@@ -47,9 +41,9 @@ for _ in $(seq 200); do [ "$(discarded b)" = 1 ] && break; sleep 0.05; done
 expect_eq "$(discarded a)$(discarded b)" 01 "'No clients registered' for a chat no replica has"
 pass "no replica has the chat: one 'No clients registered', from the backend that got the message"
 
-r=$(session answer "ws://127.0.0.1:${PP[a]}/ws/chat" "http://127.0.0.1:${PP[a]}" s2 chat-2 --join)
+r=$(shared_state_session answer "ws://127.0.0.1:${PP[a]}/ws/chat" "http://127.0.0.1:${PP[a]}" s2 chat-2 --join)
 grep -q '"answered": true' <<<"$r" || fail "a socket that joined itself got no answer ($r)"
-r=$(session rejoin "ws://127.0.0.1:${PP[b]}/ws/chat" "http://127.0.0.1:${BP[a]}" s2 chat-2 \
+r=$(shared_state_session rejoin "ws://127.0.0.1:${PP[b]}/ws/chat" "http://127.0.0.1:${BP[a]}" s2 chat-2 \
   --metrics "http://127.0.0.1:${AP[b]}")
 grep -q '"answered": true' <<<"$r" || fail "reconnect on B, answer from backend A: not delivered ($r)"
 expect_eq "$(discarded a)" 0 "backend A found the socket on backend B"

@@ -18,16 +18,6 @@ start_redis() {
   for _ in $(seq 200); do redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.05; done
   fail "redis-server did not start on $rp"
 }
-# wait_metric ADMIN_PORT SERIES VALUE: until the series reads VALUE, at most 15 s.
-wait_metric() {
-  for _ in $(seq 300); do [ "$(metric "$1" "$2")" = "$3" ] && return 0; sleep 0.05; done
-  fail "$2 on :$1 stayed $(metric "$1" "$2"), expected $3"
-}
-session() {  # session MODE PROXY_WS POST_URL SESSION CHAT [args...]: the client's JSON line
-  local mode=$1 ws=$2 post=$3 s=$4 chat=$5; shift 5
-  $PY "$ROOT/tests/e2e/shared_state_clients.py" "$mode" --ws "$ws" --post "$post" \
-    --session "$s" --chat "$chat" "$@"
-}
 answered() { grep -q '"answered": true' <<<"$1"; }
 
 start_redis
@@ -45,7 +35,7 @@ A="ws://127.0.0.1:$pa/ws/chat"; B="ws://127.0.0.1:$pb/ws/chat"
 PA="http://127.0.0.1:$pa"; PB="http://127.0.0.1:$pb"; BACKEND="http://127.0.0.1:$bp"
 
 # Without a join on A's side the backend discards the answer: B must reach A.
-r=$(session answer "$A" "$PB" s1 chat-1)
+r=$(shared_state_session answer "$A" "$PB" s1 chat-1)
 answered "$r" || fail "socket on A, REST on B: no answer ($r)"
 expect_eq "$(metric $ab 'wsproxy_rest_join_wait_total{result="acknowledged"}')" 1 "B's REST message held until A acknowledged"
 expect_eq "$(metric $aa 'wsproxy_shared_state_operations_total{op="join_answer",result="ok"}')" 1 "A answered B's join request"
@@ -54,9 +44,9 @@ grep -q '"event":"join_injected".*"reason":"rest_session"' "$WORK/proxy-a.log" |
 pass "socket on A, REST on B: A joins through Redis and the answer arrives"
 
 # The session joined chat-2 on A; its next socket lands on B, which rejoins it.
-r=$(session answer "$A" "$PA" s2 chat-2 --join)
+r=$(shared_state_session answer "$A" "$PA" s2 chat-2 --join)
 answered "$r" || fail "a socket that joined itself got no answer ($r)"
-r=$(session rejoin "$B" "$BACKEND" s2 chat-2 --metrics "http://127.0.0.1:$ab")
+r=$(shared_state_session rejoin "$B" "$BACKEND" s2 chat-2 --metrics "http://127.0.0.1:$ab")
 answered "$r" || fail "reconnect on B: not rejoined to chat-2 ($r)"
 grep -q '"event":"join_injected".*"reason":"rejoin"' "$WORK/proxy-b.log" || fail "B logged no rejoin"
 pass "a reconnect landing on the other pod is joined again to the session's chat"
@@ -68,13 +58,13 @@ for a in $aa $ab; do
 done
 grep -q '"event":"shared_state_down"' "$WORK/proxy-a.log" || fail "A logged no shared_state_down"
 # Local behaviour goes on: socket and REST on the same pod.
-r=$(session answer "$A" "$PA" s3 chat-3)
+r=$(shared_state_session answer "$A" "$PA" s3 chat-3)
 answered "$r" || fail "Redis down, socket and REST on A: no answer ($r)"
 pass "Redis killed: both pods report it and go on local-only"
 
 start_redis
 for a in $aa $ab; do wait_metric "$a" wsproxy_shared_state_up 1; done
 expect_eq "$(grep -c '"event":"shared_state_up"' "$WORK/proxy-a.log")" 2 "A logged up at start and on recovery"
-r=$(session answer "$A" "$PB" s5 chat-5)
+r=$(shared_state_session answer "$A" "$PB" s5 chat-5)
 answered "$r" || fail "Redis back: socket on A, REST on B: no answer ($r)"
 pass "Redis back: both pods reconnect and cross-pod joins work again"

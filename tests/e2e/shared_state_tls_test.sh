@@ -26,14 +26,8 @@ run_proxy() {  # run_proxy NAME ADMIN_PORT PASSWORD_FILE [env...]: started in th
     --upstream "ws://127.0.0.1:$bp" --admin "127.0.0.1:$a" --log-format json \
     --shared-state "rediss://127.0.0.1:$rp" --shared-state-password-file "$pw"
 }
-wait_up() {  # wait_up ADMIN VALUE
-  for _ in $(seq 200); do [ "$(metric "$1" wsproxy_shared_state_up)" = "$2" ] && return 0; sleep 0.05; done
-  fail "wsproxy_shared_state_up on :$1 is $(metric "$1" wsproxy_shared_state_up), expected $2"
-}
-wait_log() {  # wait_log NAME PATTERN
-  for _ in $(seq 200); do grep -q "$2" "$WORK/$1.log" && return 0; sleep 0.05; done
-  fail "$1 never logged $2"
-}
+wait_up() { wait_metric "$1" wsproxy_shared_state_up "$2"; }  # wait_up ADMIN VALUE
+wait_log() { wait_for "$WORK/$1.log" "$2" || fail "$1 never logged $2"; }  # wait_log NAME PATTERN
 
 good=$(free_port); run_proxy good "$good" "$WORK/password" SSL_CERT_FILE="$WORK/cert.pem"
 wait_http "http://127.0.0.1:$good/readyz"

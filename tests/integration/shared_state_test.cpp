@@ -21,6 +21,7 @@
 #include "proxy/base/options.hpp"
 #include "proxy/cluster/client.hpp"
 #include "proxy/cluster/redis_url.hpp"
+#include "proxy_fixture.hpp"
 
 extern char** environ;
 
@@ -34,13 +35,9 @@ unsigned short free_port() {
     return a.local_endpoint().port();
 }
 
-// Polls `done` every 10 ms for at most 10 s: a bound on waiting for an event, not a timing.
+// Waits for an event, bounded at 10 s (a redis-server's start, a reconnect's backoff).
 bool eventually(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000; ++i) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
+    return relay_test::eventually(done, std::chrono::seconds(10));
 }
 
 // redis-server in the foreground on 127.0.0.1:port, no RDB, no AOF; killed by its owner.
