@@ -7,15 +7,24 @@
 //                       (the steady state), and for a server response_chunk
 //   metrics/*           the shard increments the proxy does per frame
 //   inject/*            building the join_chat frame the proxy injects
+//   tap_publish         the worker's part of the tap history per relayed frame: hub::publish()
+//                       of a forwarded send_message (36-character client_id and chat_id) into
+//                       the worker's batch, its hand-over every 256 events included
+//   tap_history_add     the admin thread's part per event: history::add() of a batch of 256
+//                       such events over 64 connections, the batch freed after
 //
 // Target (issue 6): engine_on_frame for a 256-byte frame <= 300 ns median. Run with
 // --benchmark_repetitions=5 --benchmark_report_aggregates_only=true to get the median.
 #include <benchmark/benchmark.h>
 
+#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "metrics/registry.hpp"
+#include "proxy/admin/history.hpp"
+#include "proxy/admin/tap.hpp"
 #include "rules/detail.hpp"
 #include "rules/engine.hpp"
 
@@ -24,6 +33,7 @@ namespace {
 using namespace wsproxy;
 
 const std::string chat_id = "8d1d5bfc-3d5e-4c1a-9f77-2a7c4c1f0b11";
+const std::string client_id = "4f0c2a9e-7b1d-4c3a-8e5f-1a2b3c4d5e6f";
 
 // A send_message frame of exactly `size` bytes, like wsproxy-bench sends.
 std::string send_message_frame(std::size_t size) {
@@ -55,10 +65,11 @@ struct primed_engine {
         eng->on_open({"/ws/chat?tenant_id=miptech-company", {}}, 0, out);
         const auto server = rules::direction::server_to_client;
         eng->on_frame(server,
-                      R"({"type":"connection_established","data":{"client_id":"c1","tenant_id":"miptech-company"},"chat_id":null})",
+                      R"({"type":"connection_established","data":{"client_id":")" + client_id +
+                          R"(","tenant_id":"miptech-company"},"chat_id":null})",
                       true, 1, out);
-        eng->on_frame(server, R"({"type":"connection_ready","data":{"client_id":"c1"}})", true,
-                      2, out);
+        eng->on_frame(server, R"({"type":"connection_ready","data":{"client_id":")" + client_id + R"("}})",
+                      true, 2, out);
         eng->on_frame(rules::direction::client_to_server, send_message_frame(256), true, 3, out);
         eng->on_frame(server,
                       R"({"type":"chat_joined","data":{"chat_id":")" + chat_id +
@@ -182,6 +193,62 @@ void BM_inject_build_join_chat(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_inject_build_join_chat);
+
+// Nobody watches, the history is on (the defaults): the event goes into the worker's batch,
+// which is posted to the admin io_context every 256 events. That context is drained, untimed,
+// after each hand-over, so the batch's freeing on the admin thread is not counted here.
+void BM_tap_publish(benchmark::State& state) {
+    primed_engine p(rules::mode::fix);
+    const std::string frame = send_message_frame(256);
+    metrics::registry reg(p.cfg->message_types, 1, "bench");
+    boost::asio::io_context admin, worker;
+    tap::hub hub(admin, reg, tap::hub_options{});
+    hub.attach_workers({&worker});
+    rules::actions out;
+    p.eng->on_frame(rules::direction::client_to_server, frame, true, 10, out);
+    std::size_t n = 0;
+    for (auto _ : state) {
+        hub.publish(7, *p.eng, out, rules::direction::client_to_server, frame, true, reg.at(0));
+        if (++n % 256 == 0) {
+            state.PauseTiming();
+            admin.poll();
+            admin.restart();
+            state.ResumeTiming();
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_tap_publish);
+
+// The admin thread's share: what hub::deliver() does per event for the history while nobody
+// watches (add, then the batch is freed). The batch is built untimed, as the worker built it.
+void BM_tap_history_add(benchmark::State& state) {
+    tap::history h(tap::history_options{});
+    constexpr std::size_t batch = 256;
+    std::int64_t now = 1'700'000'000'000;
+    std::uint64_t conn = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        auto events = std::make_unique<std::vector<tap::frame_event>>();
+        events->reserve(batch);
+        for (std::size_t i = 0; i < batch; ++i) {
+            tap::frame_event e;
+            e.time_ms = ++now;
+            e.conn = ++conn % 64;
+            e.client_id = client_id;
+            e.chat_id = chat_id;
+            e.type = "send_message";
+            e.size = 256;
+            events->push_back(std::move(e));
+        }
+        state.ResumeTiming();
+        for (auto& e : *events) h.add(std::move(e));
+        events.reset();
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+    benchmark::DoNotOptimize(h.size());
+}
+BENCHMARK(BM_tap_history_add);
 
 }  // namespace
 
