@@ -5,9 +5,21 @@
 
 namespace wsproxy::tap {
 
-history::history(history_options o) : opts_(std::move(o)) {}
+history::history(history_options o) : opts_(std::move(o)), ring_(opts_.ring) {}
 
-void history::add(frame_event e) {
+history::entry& history::ring::push() {
+    if (slots_.size() < capacity_) {
+        // Grown by doubling as events come, but never past the capacity.
+        if (slots_.size() == slots_.capacity())
+            slots_.reserve(std::min(capacity_, std::max<std::size_t>(8, slots_.size() * 2)));
+        return slots_.emplace_back();
+    }
+    entry& oldest = slots_[head_];
+    head_ = (head_ + 1) % capacity_;
+    return oldest;
+}
+
+void history::add(frame_event&& e) {
     if (opts_.ring == 0 && opts_.per_conn == 0) return;
     // Stored as the tap shows it: a JSON payload with its redacted paths replaced.
     if (e.payload) {
@@ -15,21 +27,26 @@ void history::add(frame_event e) {
         if (!shown.is_string())
             e.payload = shown.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
-    entry en{++seq_, std::make_shared<const frame_event>(std::move(e))};
+    const std::uint64_t seq = ++seq_;
     if (opts_.per_conn) {
-        auto& q = conns_[en.event->conn];
-        q.push_back(en);
-        if (q.size() > opts_.per_conn) q.pop_front();
+        entry& slot = conns_.try_emplace(e.conn, opts_.per_conn).first->second.push();
+        slot.seq = seq;
+        slot.event = e;  // a copy into the slot's inline fields; the shared ring takes `e`
     }
     if (opts_.ring) {
         // Workers hand their batches over in any order: the ring keeps the order the events
         // happened in, so that what falls out is the oldest (a quiet worker's late batch must
         // not push out a busy worker's newer events). A connection lives on one worker, so
-        // its own ring is in order as it arrives.
-        auto at = ring_.end();
-        while (at != ring_.begin() && std::prev(at)->event->time_ms > en.event->time_ms) --at;
-        ring_.insert(at, std::move(en));
-        if (ring_.size() > opts_.ring) ring_.pop_front();
+        // its own ring is in order as it arrives. An event older than everything in a full
+        // ring would be the one to fall out: it is not stored.
+        if (ring_.full() && ring_[0].event.time_ms > e.time_ms) return;
+        entry& slot = ring_.push();
+        slot.seq = seq;
+        slot.event = std::move(e);
+        // Moved back past the newer ones; after equal times (arrival order within a ms).
+        for (std::size_t i = ring_.size() - 1;
+             i > 0 && ring_[i - 1].event.time_ms > ring_[i].event.time_ms; --i)
+            std::swap(ring_[i - 1], ring_[i]);
     }
 }
 
@@ -53,12 +70,12 @@ void history::expire(std::int64_t now_ms) {
 }
 
 std::vector<history::event_ptr> history::recent(const filter& f, std::size_t n) const {
-    std::vector<entry> picked;
-    auto take = [&](const std::deque<entry>& q) {
+    std::vector<const entry*> picked;
+    auto take = [&](const ring& q) {
         std::size_t found = 0;
-        for (auto it = q.rbegin(); it != q.rend() && found < n; ++it)
-            if (f.matches(*it->event)) {
-                picked.push_back(*it);
+        for (std::size_t i = q.size(); i-- > 0 && found < n;)
+            if (f.matches(q[i].event)) {
+                picked.push_back(&q[i]);
                 ++found;
             }
     };
@@ -70,21 +87,24 @@ std::vector<history::event_ptr> history::recent(const filter& f, std::size_t n) 
     }
     // Several connections' rings (on several workers): the newest n of their union, in the
     // order they happened; arrival order breaks ties within a millisecond.
-    std::sort(picked.begin(), picked.end(), [](const entry& a, const entry& b) {
-        if (a.event->time_ms != b.event->time_ms) return a.event->time_ms < b.event->time_ms;
-        return a.seq < b.seq;
+    std::sort(picked.begin(), picked.end(), [](const entry* a, const entry* b) {
+        if (a->event.time_ms != b->event.time_ms) return a->event.time_ms < b->event.time_ms;
+        return a->seq < b->seq;
     });
     if (picked.size() > n) picked.erase(picked.begin(), picked.end() - static_cast<std::ptrdiff_t>(n));
     std::vector<event_ptr> out;
     out.reserve(picked.size());
-    for (auto& e : picked) out.push_back(std::move(e.event));
+    for (const entry* e : picked) out.push_back(&e->event);
     return out;
 }
 
 std::vector<history::event_ptr> history::timeline(std::uint64_t conn) const {
     std::vector<event_ptr> out;
-    if (auto it = conns_.find(conn); it != conns_.end())
-        for (const auto& e : it->second) out.push_back(e.event);
+    if (auto it = conns_.find(conn); it != conns_.end()) {
+        const ring& q = it->second;
+        out.reserve(q.size());
+        for (std::size_t i = 0; i < q.size(); ++i) out.push_back(&q[i].event);
+    }
     return out;
 }
 

@@ -4,8 +4,10 @@
 // connections closed lately. Lives on the admin thread, inside the tap hub, fed by
 // hub::deliver(); everything is bounded by count (and the closed list also by age).
 //
-// Events are shared between the two rings; payloads are stored already redacted (as the
-// tap shows them), so no message content waits in memory longer than a frame's relay.
+// The rings hold events by value, each a fixed-capacity circular buffer whose oldest slot is
+// overwritten: once full, storing an event allocates and frees nothing (its short fields
+// are inline, tap::event_text). Payloads are stored already redacted (as the tap shows them),
+// so no message content waits in memory longer than a frame's relay.
 // A connection's ring is dropped with its closed record (aged out, pushed out by newer
 // ones, or at once when --closed-connections-max is 0).
 #include <cstddef>
@@ -30,11 +32,13 @@ struct history_options {
 
 class history {
 public:
-    using event_ptr = std::shared_ptr<const frame_event>;
+    // Points into the rings: valid until the history next changes (add, closed, expire,
+    // closed_list, closed_record). Callers render what they read at once.
+    using event_ptr = const frame_event*;
 
     explicit history(history_options o);
 
-    void add(frame_event e);
+    void add(frame_event&& e);
     void closed(closed_connection c);
 
     // The newest `n` events that `f` accepts, oldest first. A filter naming connections
@@ -58,15 +62,34 @@ public:
 
 private:
     struct entry {
-        std::uint64_t seq;
-        event_ptr event;
+        std::uint64_t seq{0};  // arrival order: breaks ties between equal times
+        frame_event event;
+    };
+    // At most `capacity` entries, oldest first; a full ring's next entry reuses the oldest
+    // one's slot. The storage grows with use (a quiet connection keeps a few slots) up to
+    // `capacity`, never past it.
+    class ring {
+    public:
+        explicit ring(std::size_t capacity) : capacity_(capacity) {}
+        std::size_t size() const { return slots_.size(); }
+        bool full() const { return slots_.size() == capacity_; }
+        entry& operator[](std::size_t i) { return slots_[(head_ + i) % slots_.size()]; }
+        const entry& operator[](std::size_t i) const { return slots_[(head_ + i) % slots_.size()]; }
+        // The slot of a new newest entry, for the caller to overwrite: a fresh one, or the
+        // oldest one when full (dropping it).
+        entry& push();
+
+    private:
+        std::size_t capacity_;
+        std::size_t head_{0};  // the oldest entry's slot, once full
+        std::vector<entry> slots_;
     };
     void forget_oldest_closed();
 
     history_options opts_;
     std::uint64_t seq_{0};
-    std::deque<entry> ring_;
-    std::unordered_map<std::uint64_t, std::deque<entry>> conns_;
+    ring ring_;
+    std::unordered_map<std::uint64_t, ring> conns_;
     std::deque<closed_connection> closed_;  // oldest first
 };
 

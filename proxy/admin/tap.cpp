@@ -23,7 +23,7 @@ namespace {
 // Untrusted strings copied into an event are bounded: a tap line stays small.
 constexpr std::size_t max_field_bytes = 256;
 
-std::string bounded(std::string_view s) { return std::string(s.substr(0, max_field_bytes)); }
+std::string_view bounded(std::string_view s) { return s.substr(0, max_field_bytes); }
 
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -49,12 +49,13 @@ void describe_own_frame(const rules::config& cfg, const std::string& payload, fr
         e.invalid = true;
         return;
     }
-    if (auto* t = find_path(j, cfg.type_path); t && t->is_string()) e.type = bounded(t->get<std::string>());
+    if (auto* t = find_path(j, cfg.type_path); t && t->is_string())
+        e.type = bounded(t->get_ref<const std::string&>());
     std::vector<rules::json_path> chat_paths = cfg.chat_id_paths;
     chat_paths.push_back(cfg.join_chat_id_path);
     for (const auto& p : chat_paths) {
         if (auto* c = find_path(j, p); c && c->is_string()) {
-            e.chat_id = bounded(c->get<std::string>());
+            e.chat_id = bounded(c->get_ref<const std::string&>());
             break;
         }
     }
@@ -66,7 +67,11 @@ bool filter::matches(const frame_event& e) const {
     auto in = [](const auto& list, const auto& v) {
         return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
     };
-    return in(chat_ids, e.chat_id) && in(client_ids, e.client_id) && in(types, e.type) &&
+    auto in_text = [](const std::vector<std::string>& list, std::string_view v) {
+        return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+    };
+    return in_text(chat_ids, e.chat_id) && in_text(client_ids, e.client_id) &&
+           in_text(types, e.type) &&
            in(conns, e.conn) && in(directions, e.dir);
 }
 
@@ -152,8 +157,8 @@ nlohmann::json redacted_payload(const std::string& text, const std::vector<rules
 
 
 nlohmann::json to_json(const frame_event& e, const std::vector<rules::json_path>& redact) {
-    auto or_null = [](const std::string& s) -> nlohmann::json {
-        return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+    auto or_null = [](std::string_view s) -> nlohmann::json {
+        return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(s));
     };
     nlohmann::json j = {
         {"time", log::iso_time(e.time_ms)},
@@ -394,7 +399,10 @@ void hub::flush(std::size_t at, metrics::shard& stats) {
     if (p.empty()) return;
     batch b = std::move(p);
     p = batch{};
-    p.events.reserve(std::min<std::size_t>(opts_.batch, 64));
+    // Room for as many as this batch held: while only the history wants events, one
+    // allocation per hand-over of `batch` events instead of one per doubling; while someone
+    // watches (a post per frame), a small one.
+    p.events.reserve(std::clamp<std::size_t>(b.events.size(), 4, std::max<std::size_t>(opts_.batch, 4)));
     post(std::move(b), stats);
 }
 

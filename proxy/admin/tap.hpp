@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/small_string.hpp"
 #include "rules/actions.hpp"
 #include "rules/config.hpp"
 
@@ -38,14 +39,20 @@ class shard;
 
 namespace wsproxy::tap {
 
+// A short field of an event: UUIDs (36 characters) and the usual types, reasons and causes
+// are kept inline, so that building, handing over and storing an event allocates nothing
+// per frame (bench/README.md, "Tap history"); longer values (up to 256 bytes) use the heap.
+using event_text = small_string<48>;
+using event_word = small_string<24>;  // type, reason, answer result: mostly a few letters
+
 // One frame as the tap shows it. Immutable once posted.
 struct frame_event {
     std::int64_t time_ms{0};  // wall clock, milliseconds since the epoch
     std::uint64_t conn{0};
     rules::direction dir{rules::direction::client_to_server};
-    std::string client_id;  // empty: not captured (yet)
-    std::string type;       // empty: none (not JSON, no type field, binary)
-    std::string chat_id;    // empty: none
+    event_text client_id;  // empty: not captured (yet)
+    event_word type;       // empty: none (not JSON, no type field, binary)
+    event_text chat_id;    // empty: none
     std::size_t size{0};
     bool injected{false};  // the proxy sent this frame (an inject action)
     bool hidden{false};    // the proxy did not pass the frame on
@@ -55,8 +62,8 @@ struct frame_event {
     bool uninspected{false};                // too deep or too large to classify
     // Injected or hidden by the proxy: why (rules::reason_name) and what caused it (the frame
     // type, the REST request "METHOD /path", the earlier connection's id, the chat joined).
-    std::string reason;
-    std::string cause;
+    event_word reason;
+    event_text cause;
     std::optional<std::string> payload;    // raw text, only with --tap-payloads (redacted later)
     bool payload_truncated{false};          // payloads enabled, but the frame was too large
     // An answer frame that the engine paired with a user message (rules/rule_answers.cpp):
@@ -64,7 +71,7 @@ struct frame_event {
     // answer ended with this frame ("answered", "error"; empty: not ended by it).
     std::int64_t answer_first_ms{-1};
     std::int64_t answer_complete_ms{-1};
-    std::string answer_result;
+    event_word answer_result;
 };
 
 // A connection that ended, as /connections lists it under "closed": built on the worker
