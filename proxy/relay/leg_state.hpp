@@ -3,16 +3,17 @@
 // two small machines: its read side (what comes in from the peer) and its write side (what
 // may still go out to it, and the close frame). The closing handshake is their pair:
 // ours is done when the write side reached close_sent, the peer's when the read side is
-// done after its close frame. `writing` (an output operation in flight), `slow`,
-// `ping_sent` and `pong_due` stay flags of the leg: they mark pending I/O and timers,
-// not steps of the handshake. "Other" is the pair's other leg.
+// done after its close frame. `writing` (an output operation in flight), `read_waiting`
+// (a readability wait pending), `unread` (the last read filled the buffer, or an edge came
+// while nothing read), `slow`, `ping_sent` and `pong_due` stay flags of the leg: they mark
+// pending I/O and timers, not steps of the handshake. "Other" is the pair's other leg.
 //
 // Read side (leg_read):
 //
 //   state     | event                                       | action                           | next
 //   ----------+---------------------------------------------+----------------------------------+---------
-//   idle      | do_read (after the handshake, a read, a     | wait for readable / TLS read     | reading
-//             | resume)                                     |                                  |
+//   idle      | do_read (after the handshake, a read, a     | unread: read at once (posted);   | reading
+//             | resume)                                     | else wait for readable; TLS read |
 //   reading   | bytes read, frames processed                | relay them                       | idle, then
 //             |                                             |                                  | reading or
 //             |                                             |                                  | paused

@@ -18,6 +18,7 @@
 #include "proxy/relay/chat_registry.hpp"
 #include "proxy/http/trusted_peers.hpp"
 #include "proxy/base/options.hpp"
+#include "proxy/net/edge_wait.hpp"
 #include "proxy/relay/session_registry.hpp"
 #include "rules/config.hpp"
 
@@ -53,6 +54,8 @@ struct worker {
     worker(unsigned i, shared_state& s, metrics::shard& m) : index(i), shared(s), stats(m) {}
 
     boost::asio::io_context ioc{1};
+    // Plain legs wait for readability through this: no system call per wait (net/edge_wait.hpp).
+    edge_wait readable{ioc};
     const unsigned index;
     shared_state& shared;
     metrics::shard& stats;

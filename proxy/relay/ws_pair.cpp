@@ -91,20 +91,48 @@ void ws_pair::do_read(int s) {
                              });
         return;
     }
-    // Wait for readability, then read once: no read is tried that would only say EAGAIN.
-    l.stream.tcp().socket().async_wait(
-        tcp::socket::wait_read,
-        [self = shared_from_this(), s](beast::error_code ec) { self->guard([&] { self->on_readable(s, ec); }); });
+    // Read at once when the last read may have left bytes behind (they bring no new edge);
+    // posted, so that one busy sender takes turns with the worker's other sockets.
+    if (l.unread) {
+        net::post(w_.ioc, [self = shared_from_this(), s] {
+            self->guard([&] { self->on_readable(s, {}); });
+        });
+        return;
+    }
+    wait_readable(s);
+}
+
+// Waiting costs no system call (net/edge_wait.hpp): no read is tried that would only say
+// EAGAIN, and the socket is not re-armed. At most one wait is pending per leg: an edge is
+// taken by the first wait queued, and a second one behind it would wait for the next edge.
+void ws_pair::wait_readable(int s) {
+    leg& l = at(s);
+    if (l.read_waiting) return;
+    l.read_waiting = true;
+    w_.readable.async_readable(l.stream.tcp().socket(), [self = shared_from_this(), s](beast::error_code ec) {
+        self->guard([&] { self->on_edge(s, ec); });
+    });
+}
+
+// The wait may have been started for the relay's reads or for the lingering close's; the
+// read side's state says which one it serves now.
+void ws_pair::on_edge(int s, beast::error_code ec) {
+    leg& l = at(s);
+    l.read_waiting = false;
+    if (!ec) l.unread = true;  // this edge is taken: what it announced is ours to read
+    if (l.read == leg_read::reading) return on_readable(s, ec);
+    if (l.read == leg_read::draining) return on_fin_readable(s, ec);
 }
 
 void ws_pair::on_readable(int s, beast::error_code ec) {
     leg& l = at(s);
-    if (l.read != leg_read::reading) return;  // the leg ended while the wait was pending
+    if (l.read != leg_read::reading) return;  // the leg ended while the read was posted
     l.read = leg_read::idle;
     if (ec) return on_io_error(s, ec);
     auto& sock = l.stream.tcp().socket();
     auto& buf = w_.read_buffer;
     std::size_t n = sock.read_some(net::buffer(buf), ec);
+    l.unread = !ec && n == buf.size();
     if (ec == net::error::would_block) return do_read(s);
     if (ec) return on_io_error(s, ec);
     // The usual case: whole frames arrive, are relayed from the shared buffer and nothing

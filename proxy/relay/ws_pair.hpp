@@ -4,9 +4,10 @@
 // shared_ptr) and lives on one worker thread from upgrade to close.
 //
 // The legs speak WebSocket through ws::reader and ws::write_header over the
-// bare socket: a plain leg waits for readability, reads what is there into the
-// worker's shared buffer, and writes each frame with one sendmsg, falling back
-// to waiting for writability only when the peer's window is full. (Beast's
+// bare socket: a plain leg waits for readability as nginx does (registered once,
+// edge-triggered: net/edge_wait.hpp), reads what is there into the worker's
+// shared buffer, and writes each frame with one sendmsg, falling back to waiting
+// for writability only when the peer's window is full. (Beast's
 // websocket::stream per leg cost two read buffers per connection, an extra
 // recvmsg per message and a timer re-armed on every read; bench/README.md.)
 #include <boost/beast/http.hpp>
@@ -92,6 +93,10 @@ private:
         bool writing{false};     // an output operation is in flight
         bool ping_sent{false};   // a keep-alive ping is unanswered
         bool slow{false};        // closed because it stopped reading: cut at cut_at
+        // The last read filled the worker's buffer: bytes may be left that bring no new edge
+        // (net/edge_wait.hpp), so the next read goes ahead without waiting.
+        bool unread{false};
+        bool read_waiting{false};  // a readability wait is pending (wait_readable)
         std::size_t linger_left{0};  // bytes the draining read side still drops
         // The close that answers the peer's close (or its error) while write is answer_due.
         std::uint16_t answer_code{0};
@@ -132,6 +137,8 @@ private:
 
     // Reading.
     void do_read(int s);
+    void wait_readable(int s);
+    void on_edge(int s, boost::beast::error_code ec);
     void on_readable(int s, boost::beast::error_code ec);
     void on_tls_read(int s, boost::beast::error_code ec, std::size_t old_size, std::size_t n);
     void process(int s, char* data, std::size_t size, bool in_leg_buffer);

@@ -172,10 +172,15 @@ void ws_pair::await_fin(int s, std::int64_t wait_ms, std::size_t budget) {
         beast::error_code ignored;
         l.stream.tcp().socket().non_blocking(true, ignored);
     }
-    // Below TLS, on the socket itself: nothing more of the stream is wanted.
-    l.stream.tcp().socket().async_wait(
-        tcp::socket::wait_read,
-        [self = shared_from_this(), s](beast::error_code ec) { self->guard([&] { self->on_fin_readable(s, ec); }); });
+    // Below TLS, on the socket itself: nothing more of the stream is wanted. As in do_read,
+    // a read that filled the buffer goes on without waiting.
+    if (l.unread) {
+        net::post(w_.ioc, [self = shared_from_this(), s] {
+            self->guard([&] { self->on_fin_readable(s, {}); });
+        });
+        return;
+    }
+    wait_readable(s);
 }
 
 void ws_pair::on_fin_readable(int s, beast::error_code ec) {
@@ -183,6 +188,7 @@ void ws_pair::on_fin_readable(int s, beast::error_code ec) {
     if (l.socket_closed()) return;
     if (!ec) {
         std::size_t n = l.stream.tcp().socket().read_some(net::buffer(w_.read_buffer), ec);
+        l.unread = !ec && n == w_.read_buffer.size();
         // Bytes after the close are dropped; the FIN is what we wait for.
         if (ec == net::error::would_block) return await_fin(s, 0, 0);
         if (!ec && n > 0 && n < l.linger_left) {
