@@ -41,6 +41,8 @@ public:
     // Text longer than N goes to the heap; a heap buffer already large enough is reused
     // (a ring slot overwritten by values of similar length allocates once).
     void assign(std::string_view s) {
+        // An empty view may carry a null pointer, which memmove must not be given.
+        if (s.empty()) return clear();
         if (s.size() <= N) {
             // `s` may point into this string's own heap buffer: copy before releasing it.
             std::memmove(inline_, s.data(), s.size());

@@ -47,28 +47,10 @@ namespace wsproxy {
 #if WSPROXY_EDGE_WAIT
 namespace edge_wait_detail {
 namespace ad = boost::asio::detail;
-// Three private members of Asio 1.81's epoll reactor, reached the one way the language
-// allows: an explicit instantiation may name them ([temp.spec.general]/6). The exact Boost
-// version is checked above; another version falls back to async_wait.
-template <class Tag, typename Tag::type Member>
-struct expose {
-    friend typename Tag::type member(Tag) { return Member; }
-};
-struct epoll_fd {
-    using type = int ad::epoll_reactor::*;
-    friend type member(epoll_fd);
-};
-struct registered_events {
-    using type = std::uint32_t ad::epoll_reactor::descriptor_state::*;
-    friend type member(registered_events);
-};
-struct descriptor_mutex {
-    using type = ad::conditionally_enabled_mutex ad::epoll_reactor::descriptor_state::*;
-    friend type member(descriptor_mutex);
-};
-template struct expose<epoll_fd, &ad::epoll_reactor::epoll_fd_>;
-template struct expose<registered_events, &ad::epoll_reactor::descriptor_state::registered_events_>;
-template struct expose<descriptor_mutex, &ad::epoll_reactor::descriptor_state::mutex_>;
+// Adds EPOLLRDHUP to a socket's registration, once (Asio re-arms with the same set). It
+// needs three private members of the reactor, so it lives in edge_wait.cpp, the one place
+// that reaches them.
+void watch_hangup(ad::epoll_reactor& reactor, int fd, ad::epoll_reactor::descriptor_state* d);
 
 // The events of a descriptor's latest readiness, which the reactor keeps in the protected
 // task_result_ of the descriptor's (privately inherited) operation base while it performs
@@ -154,20 +136,6 @@ private:
         boost::asio::detail::epoll_reactor::descriptor_state* descriptor_;
     };
 
-    // Adds EPOLLRDHUP to the socket's registration, once (Asio re-arms with the same set).
-    void watch_hangup(int fd, boost::asio::detail::epoll_reactor::descriptor_state* d) {
-        namespace ew = edge_wait_detail;
-        auto& registered = d->*member(ew::registered_events{});
-        if (registered == 0 || (registered & EPOLLRDHUP)) return;
-        boost::asio::detail::conditionally_enabled_mutex::scoped_lock lock(
-            d->*member(ew::descriptor_mutex{}));
-        epoll_event ev{};
-        ev.events = registered | EPOLLRDHUP;
-        ev.data.ptr = d;
-        if (epoll_ctl(reactor_.*member(ew::epoll_fd{}), EPOLL_CTL_MOD, fd, &ev) == 0)
-            registered = ev.events;
-    }
-
     // The socket's implementation (descriptor, reactor registration) is a protected member
     // of basic_socket; a member pointer named through a derived class reaches it legally.
     struct socket_access : socket_type {
@@ -182,7 +150,8 @@ private:
         handler_type handler(std::forward<Handler>(handler_in));
         auto& io = socket_access::of(socket);
         auto& impl = io.get_implementation();
-        if (impl.reactor_data_) watch_hangup(impl.socket_, impl.reactor_data_);
+        if (impl.reactor_data_)
+            edge_wait_detail::watch_hangup(reactor_, impl.socket_, impl.reactor_data_);
         typename op::ptr p = {std::addressof(handler), op::ptr::allocate(handler), nullptr};
         p.p = new (p.v) op(handler, io.get_executor(), impl.reactor_data_);
         // As reactive_socket_service_base::start_op, but with the speculative attempt allowed:
