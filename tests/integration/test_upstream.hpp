@@ -26,7 +26,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace test_upstream {
@@ -63,13 +65,16 @@ public:
         {
             std::lock_guard lock(mutex_);
             // shutdown() wakes the connection threads' blocking reads; each thread closes
-            // its own socket as it ends (closing here would race with those reads).
-            for (auto& s : sockets_) {
-                if (auto p = s.lock()) p->shutdown(tcp::socket::shutdown_both, ec);
-            }
+            // its own socket as it ends. It goes through each connection's duplicate
+            // descriptor, not the Asio socket, which its thread may be closing right now (a
+            // data race TSan reports); the duplicate keeps the number from being reused.
+            for (int fd : wake_fds_)
+                if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
         }
         for (auto& t : threads_)
             if (t.joinable()) t.join();
+        std::lock_guard lock(mutex_);
+        for (int& fd : wake_fds_) release_wake_fd(fd);
     }
 
     unsigned short port() const { return port_; }
@@ -96,8 +101,9 @@ private:
             if (ec || stopped_) return;
             ++accepted_;
             std::lock_guard lock(mutex_);
-            sockets_.push_back(sock);
-            threads_.emplace_back([this, sock] {
+            wake_fds_.push_back(::dup(sock->native_handle()));
+            const std::size_t slot = wake_fds_.size() - 1;
+            threads_.emplace_back([this, sock, slot] {
                 if (tls_) {
                     beast::ssl_stream<tcp::socket&> stream(*sock, *tls_);
                     beast::error_code ec;
@@ -107,6 +113,10 @@ private:
                     serve(*sock, *sock);
                 }
                 ++closed_;
+                // Closed with the connection: a duplicate left open would hold the socket
+                // (and its FIN) past this thread's own close.
+                std::lock_guard lock(mutex_);
+                release_wake_fd(wake_fds_[slot]);
             });
         }
     }
@@ -256,7 +266,13 @@ private:
     unsigned short port_{0};
     std::thread accept_thread_;
     std::vector<std::thread> threads_;
-    std::vector<std::weak_ptr<tcp::socket>> sockets_;
+    // Per connection, a duplicate of its descriptor for stop() to shut it down with; -1 once
+    // the connection's thread ended.
+    std::vector<int> wake_fds_;
+    static void release_wake_fd(int& fd) {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+    }
     mutable std::mutex mutex_;
     nlohmann::json last_headers_;
     std::vector<int> close_codes_;
