@@ -67,12 +67,8 @@ bool filter::matches(const frame_event& e) const {
     auto in = [](const auto& list, const auto& v) {
         return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
     };
-    auto in_text = [](const std::vector<std::string>& list, std::string_view v) {
-        return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
-    };
-    return in_text(chat_ids, e.chat_id) && in_text(client_ids, e.client_id) &&
-           in_text(types, e.type) &&
-           in(conns, e.conn) && in(directions, e.dir);
+    return in(chat_ids, e.chat_id.view()) && in(client_ids, e.client_id.view()) &&
+           in(types, e.type.view()) && in(conns, e.conn) && in(directions, e.dir);
 }
 
 std::optional<rules::direction> parse_direction(std::string_view t) {
